@@ -1,0 +1,168 @@
+"""The ``controlplane`` command line: run the stack, migrate the database, run the simulator."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from controlplane import __version__
+from controlplane.config import Settings, get_settings
+from controlplane.errors import ControlPlaneError
+
+app = typer.Typer(
+    name="controlplane",
+    help="A desired-state control plane for Proxmox VE.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console(stderr=True)
+
+HostOption = Annotated[str | None, typer.Option("--host", help="Bind address (CONTROLPLANE_HTTP_HOST).")]
+PortOption = Annotated[int | None, typer.Option("--port", help="HTTP port (CONTROLPLANE_HTTP_PORT).")]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (CONTROLPLANE_DATA_DIR).", file_okay=False)
+]
+
+
+def _settings(host: str | None = None, port: int | None = None, data_dir: Path | None = None) -> Settings:
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["http_host"] = host
+    if port is not None:
+        overrides["http_port"] = port
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    try:
+        settings = get_settings(**overrides)
+    except ControlPlaneError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+    )
+    for noisy in ("pgserver", "alembic", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    return settings
+
+
+def _say(message: str) -> None:
+    console.print(f"[dim]•[/dim] {message}")
+
+
+def _serve(settings: Settings, *, title: str) -> None:
+    import uvicorn
+
+    from controlplane.api.app import create_app
+    from controlplane.api.deps import AppDeps
+    from controlplane.stack import Stack
+
+    stack = Stack(settings, report=_say)
+    try:
+        stack.start()
+        assert stack.app_engine is not None and stack.vault is not None
+        http_app = create_app(AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault))
+        url = f"http://{settings.http_host}:{settings.http_port}"
+        console.print(
+            f"\n[bold]{title}[/bold] {__version__} listening on [cyan]{url}[/cyan]  "
+            f"(readiness {url}/readyz, API docs {url}/docs)\n"
+            f"  data directory: {stack.data_dir}\n"
+            "  stop: press Ctrl-C (stops everything started here)\n"
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(http_app, host=settings.http_host, port=settings.http_port, log_level="warning")
+        )
+        server.run()
+    except ControlPlaneError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        stack.stop()
+        console.print("controlplane stopped; every component it started is stopped too.")
+
+
+@app.command()
+def up(host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None) -> None:
+    """Start the whole control plane on embedded defaults: PostgreSQL, OpenBao, the API."""
+    _serve(_settings(host, port, data_dir), title="controlplane")
+
+
+@app.command()
+def api(host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None) -> None:
+    """Serve the HTTP API only (PostgreSQL and Vault as configured, embedded when not)."""
+    _serve(_settings(host, port, data_dir), title="controlplane api")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head", data_dir: DataDirOption = None
+) -> None:
+    """Migrate the database to the newest schema (or to REVISION)."""
+    from controlplane.db import migrate
+
+    with _database(data_dir) as owner_url:
+        migrate.upgrade(owner_url, revision)
+        console.print(f"database at revision {migrate.current_revision(owner_url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision ('base' removes every table).")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Migrate the database down to REVISION."""
+    from controlplane.db import migrate
+
+    with _database(data_dir) as owner_url:
+        migrate.downgrade(owner_url, revision)
+        console.print(f"database at revision {migrate.current_revision(owner_url)}")
+
+
+@db_app.command("current")
+def db_current(data_dir: DataDirOption = None) -> None:
+    """Print the revision the database is at, and the newest one this version ships."""
+    from controlplane.db import migrate
+
+    with _database(data_dir) as owner_url:
+        typer.echo(f"current: {migrate.current_revision(owner_url)}  head: {migrate.head_revision()}")
+
+
+class _database:
+    """The owner URL of the configured database, starting the embedded server for the duration."""
+
+    def __init__(self, data_dir: Path | None) -> None:
+        self.settings = _settings(data_dir=data_dir)
+        self.server = None
+
+    def __enter__(self) -> str:
+        if self.settings.database_url is not None:
+            return self.settings.database_url.get_secret_value()
+        from controlplane.db.embedded import EmbeddedPostgres
+
+        self.server = EmbeddedPostgres(self.settings.data_dir.resolve() / "postgres")
+        self.server.start()
+        return self.server.ensure_database().owner
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,86 @@
+"""Typed settings for every entry point (api, worker, cli), read from ``CONTROLPLANE_*`` and ``.env``.
+
+Build them with :func:`get_settings`; nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from controlplane.errors import ConfigError
+
+ENV_PREFIX = "CONTROLPLANE_"
+
+
+class Settings(BaseSettings):
+    """Every setting of the control plane; each maps to an environment variable ``CONTROLPLANE_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path(".data"), description="Where embedded PostgreSQL, OpenBao and run dirs live.")
+    http_host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    http_port: int = Field(8080, ge=0, le=65535, description="Port the HTTP server binds to.")
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL of the owner role (migrations); embedded pgserver when unset."
+    )
+    app_database_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL URL of the application role; when unset the owner URL is used with "
+        "SET ROLE controlplane_app.",
+    )
+    vault_addr: str | None = Field(None, description="Vault/OpenBao address; embedded OpenBao when unset.")
+    vault_token: SecretStr | None = Field(None, description="Vault token (required with vault_addr).")
+    vault_kv_mount: str = Field("secret", description="Mount point of the KV v2 secrets engine.")
+    redis_url: SecretStr | None = Field(None, description="Redis URL (optional: cache, events, rate limits).")
+    tf_binary: str | None = Field(None, description="tofu or terraform binary; found on PATH or in .tools/.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+
+    @field_validator("database_url", "app_database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("postgresql", "postgres")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("vault_addr")
+    @classmethod
+    def _http_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when the control plane runs its own PostgreSQL (no database URL configured)."""
+        return self.database_url is None
+
+    @property
+    def embedded_vault(self) -> bool:
+        """True when the control plane runs its own OpenBao (no Vault address configured)."""
+        return self.vault_addr is None
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets the named settings field."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``.env``; a bad value raises ConfigError naming its variable."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{env_name(str(err['loc'][0]))}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
+    if settings.vault_addr and settings.vault_token is None:
+        raise ConfigError(f"{env_name('vault_token')} is required when {env_name('vault_addr')} is set")
+    return settings

@@ -1,0 +1,1 @@
+"""Database access: engines, sessions with tenant context, embedded PostgreSQL, migrations, RLS helpers."""

@@ -1,0 +1,77 @@
+"""Run the Alembic migrations that ship inside the package, as the owner role."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from controlplane.db.engine import create_engine
+from controlplane.db.roles import ENSURE_APP_ROLE_SQL
+from controlplane.errors import ComponentError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def ensure_app_role(owner_url: str) -> None:
+    """Create the application role when missing (needs CREATEROLE; embedded setups create it earlier)."""
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'controlplane_app'").fetchone():
+            return
+        try:
+            conn.execute(ENSURE_APP_ROLE_SQL)
+        except psycopg.Error as exc:
+            raise ComponentError(
+                "the role controlplane_app does not exist and the database user may not create it: "
+                "run `CREATE ROLE controlplane_app LOGIN` as a superuser first",
+                component="postgresql",
+            ) from exc
+
+
+def upgrade(owner_url: str, revision: str = "head") -> None:
+    """Migrate the database at ``owner_url`` up to ``revision``."""
+    ensure_app_role(owner_url)
+    _run(owner_url, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(owner_url: str, revision: str = "base") -> None:
+    """Migrate the database at ``owner_url`` down to ``revision``."""
+    _run(owner_url, lambda config: command.downgrade(config, revision))
+
+
+def current_revision(owner_url: str) -> str | None:
+    """The revision the database is at, or None when it has never been migrated."""
+    engine = create_engine(owner_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this version of controlplane."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _run(owner_url: str, action) -> None:  # type: ignore[no-untyped-def]
+    engine = create_engine(owner_url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            config = _config()
+            config.attributes["connection"] = conn
+            action(config)
+    finally:
+        engine.dispose()

@@ -1,0 +1,121 @@
+"""The running control plane's components: PostgreSQL, Vault and (optionally) Redis, embedded or external.
+
+``controlplane up`` and ``controlplane api`` build a :class:`Stack`, start it, and hand its pieces to
+the API and the workers; stopping it stops everything it started, and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from controlplane.config import Settings
+from controlplane.db import migrate
+from controlplane.db.embedded import EmbeddedPostgres
+from controlplane.db.engine import create_app_engine
+from controlplane.drivers.embedded_vault import EmbeddedOpenBao
+from controlplane.drivers.vault import VaultStore
+from controlplane.errors import ComponentError
+
+log = logging.getLogger(__name__)
+
+Reporter = Callable[[str], None]
+
+
+@dataclass
+class DatabaseTarget:
+    """Where the database is: the owner URL for migrations, and the application role's URL if separate."""
+
+    owner_url: str
+    app_url: str | None
+
+
+@dataclass
+class Stack:
+    """Start and stop the components one control plane needs, as its settings say."""
+
+    settings: Settings
+    report: Reporter = print
+    postgres: EmbeddedPostgres | None = None
+    vault_server: EmbeddedOpenBao | None = None
+    database: DatabaseTarget | None = None
+    vault: VaultStore | None = None
+    app_engine: Engine | None = None
+    _stoppers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        """The absolute data directory."""
+        return self.settings.data_dir.resolve()
+
+    def start_database(self) -> DatabaseTarget:
+        """Start embedded PostgreSQL (unless a URL is configured) and migrate it to the newest schema."""
+        if self.settings.database_url is None:
+            self.report(f"PostgreSQL: starting the embedded server (data in {self.data_dir / 'postgres'})")
+            self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
+            self.postgres.start()
+            self._stoppers.append(self.postgres.stop)
+            urls = self.postgres.ensure_database()
+            self.database = DatabaseTarget(owner_url=urls.owner, app_url=urls.app)
+        else:
+            self.report("PostgreSQL: using CONTROLPLANE_DATABASE_URL")
+            app_url = self.settings.app_database_url
+            self.database = DatabaseTarget(
+                owner_url=self.settings.database_url.get_secret_value(),
+                app_url=app_url.get_secret_value() if app_url else None,
+            )
+        before = migrate.current_revision(self.database.owner_url)
+        migrate.upgrade(self.database.owner_url)
+        after = migrate.current_revision(self.database.owner_url)
+        self.report(f"PostgreSQL: schema at revision {after}" + (f" (was {before})" if before != after else ""))
+        self.app_engine = create_app_engine(self.database.app_url, self.database.owner_url)
+        self._stoppers.append(self.app_engine.dispose)
+        return self.database
+
+    def start_vault(self) -> VaultStore:
+        """Start embedded OpenBao (unless an address is configured) and connect to it."""
+        if self.settings.vault_addr is None:
+            self.report(f"Vault: starting embedded OpenBao (data in {self.data_dir / 'openbao'})")
+            self.vault_server = EmbeddedOpenBao(self.data_dir / "openbao", kv_mount=self.settings.vault_kv_mount)
+            self.vault_server.start()
+            self._stoppers.append(self.vault_server.stop)
+            addr, token = self.vault_server.addr, self.vault_server.token
+        else:
+            assert self.settings.vault_token is not None
+            addr, token = self.settings.vault_addr, self.settings.vault_token.get_secret_value()
+            self.report(f"Vault: using {addr}")
+        self.vault = VaultStore(addr, token, mount=self.settings.vault_kv_mount)
+        health = self.vault.health()
+        if not health.ready:
+            raise ComponentError(f"Vault at {addr} is not ready: {health.detail}", component="vault")
+        return self.vault
+
+    def start(self) -> Stack:
+        """Start every component; on failure, stop what was started and re-raise."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.start_database()
+            self.start_vault()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop everything this stack started, newest first."""
+        while self._stoppers:
+            stopper = self._stoppers.pop()
+            try:
+                stopper()
+            except Exception:  # stopping must go on for the rest
+                log.exception("error while stopping a component")
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Builds the pinned OpenTofu and bpg/proxmox provider with Go into .tools/, once.
+#
+#   tools/build.sh            build what is missing (tofu and the provider mirror)
+#   tools/build.sh --for-run  as above, but skip tofu when tofu or terraform is already on PATH
+#
+# Layout produced:
+#   .tools/bin/tofu
+#   .tools/providers/<registry>/bpg/proxmox/<version>/<os>_<arch>/terraform-provider-proxmox_v<version>
+#     for both registry.opentofu.org and registry.terraform.io (a filesystem mirror)
+#   .tools/tofurc   a CLI configuration that installs bpg/proxmox from that mirror
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=versions.env
+source "$root/tools/versions.env"
+tools="$root/.tools"
+export GOTOOLCHAIN=local GOFLAGS="-mod=mod" CGO_ENABLED=0
+goos=$(go env GOOS); goarch=$(go env GOARCH)
+
+for_run=0
+[ "${1:-}" = "--for-run" ] && for_run=1
+
+command -v go >/dev/null || { echo "error: Go is needed to build OpenTofu and the provider (install golang)" >&2; exit 1; }
+mkdir -p "$tools/bin"
+
+stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+build_tofu() {
+  local stamp="$tools/bin/.tofu-version"
+  if stamp_ok "$stamp" "$TOFU_VERSION" && [ -x "$tools/bin/tofu" ]; then
+    echo "tools: OpenTofu $TOFU_VERSION already built"; return
+  fi
+  echo "tools: building OpenTofu $TOFU_VERSION with $(go version | cut -d' ' -f3) (a few minutes the first time)..."
+  local start=$SECONDS
+  (cd "$root/tools/tofu" && go build -trimpath -ldflags "-s -w" -o "$tools/bin/tofu.tmp" github.com/opentofu/opentofu/cmd/tofu)
+  mv "$tools/bin/tofu.tmp" "$tools/bin/tofu"
+  echo "$TOFU_VERSION" > "$stamp"
+  echo "tools: OpenTofu built in $((SECONDS - start))s -> $tools/bin/tofu"
+}
+
+build_provider() {
+  local name="terraform-provider-proxmox_v$BPG_PROVIDER_VERSION"
+  local cache="$tools/cache/$name"
+  local stamp="$tools/providers/.bpg-version"
+  if ! stamp_ok "$stamp" "$BPG_PROVIDER_VERSION" || [ ! -x "$cache" ]; then
+    echo "tools: building bpg/proxmox provider $BPG_PROVIDER_VERSION (a minute or two the first time)..."
+    local start=$SECONDS
+    mkdir -p "$tools/cache"
+    (cd "$root/tools/bpg" && go build -trimpath -ldflags "-s -w -X main.version=$BPG_PROVIDER_VERSION" \
+        -o "$cache.tmp" github.com/bpg/terraform-provider-proxmox)
+    mv "$cache.tmp" "$cache"
+    echo "tools: provider built in $((SECONDS - start))s"
+  else
+    echo "tools: bpg/proxmox provider $BPG_PROVIDER_VERSION already built"
+  fi
+  for registry in registry.opentofu.org registry.terraform.io; do
+    local dir="$tools/providers/$registry/bpg/proxmox/$BPG_PROVIDER_VERSION/${goos}_${goarch}"
+    mkdir -p "$dir"
+    ln -f "$cache" "$dir/$name" 2>/dev/null || cp -f "$cache" "$dir/$name"
+  done
+  echo "$BPG_PROVIDER_VERSION" > "$stamp"
+  cat > "$tools/tofurc" <<RC
+provider_installation {
+  filesystem_mirror {
+    path    = "$tools/providers"
+    include = ["registry.opentofu.org/bpg/proxmox", "registry.terraform.io/bpg/proxmox"]
+  }
+  direct {
+    exclude = ["registry.opentofu.org/bpg/proxmox", "registry.terraform.io/bpg/proxmox"]
+  }
+}
+RC
+}
+
+if [ $for_run = 1 ] && { command -v tofu >/dev/null || command -v terraform >/dev/null; }; then
+  echo "tools: using $(command -v tofu || command -v terraform) from PATH"
+else
+  build_tofu
+fi
+build_provider

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Makes sure the Debian packages the tests need are installed: redis-server and openssh-server.
+# As root it installs what is missing; otherwise it names the command to run and fails.
+set -euo pipefail
+
+missing=()
+command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system: redis-server and sshd present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "error: missing Debian packages: ${missing[*]}" >&2
+  echo "       install them with: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "system: installing ${missing[*]} ..."
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The packages' own services are not needed: tests start their own servers on free ports.
+for svc in redis-server ssh; do
+  if command -v service >/dev/null; then service "$svc" stop >/dev/null 2>&1 || true; fi
+done
+echo "system: installed ${missing[*]}"
