@@ -1,0 +1,70 @@
+"""Power actions of guests (start, stop, shutdown, reboot, reset, suspend, resume) as PVE tasks,
+including the node memory check on start."""
+
+from __future__ import annotations
+
+import zlib
+
+from .errors import PveError
+from .guestops import TASK, ensure_unlocked
+from .model import Guest
+from .runtime import Runtime
+
+HOST_RESERVED = 1 << 30
+ACTIONS = ("start", "stop", "shutdown", "reboot", "reset", "suspend", "resume")
+
+
+def do_start(rt: Runtime, guest: Guest) -> None:
+    """Mark ``guest`` running if its node has the memory (PveError otherwise)."""
+    state = rt.state
+    node = state.node(guest.node)
+    others = sum(g.maxmem for g in state.guests_on(guest.node) if g.status == "running" and g is not guest)
+    free = node.maxmem - HOST_RESERVED - others
+    if guest.maxmem > free:
+        raise PveError(
+            500,
+            f"start failed: not enough memory on node '{node.name}' "
+            f"(requested {guest.maxmem >> 20} MiB, available {max(free, 0) >> 20} MiB)",
+        )
+    guest.status, guest.paused, guest.started_at = "running", False, rt.now()
+    guest.pid = 1000 + zlib.crc32(f"{guest.vmid}:{guest.started_at}".encode()) % 60000
+    state.changed()
+
+
+def _stop(rt: Runtime, guest: Guest) -> None:
+    guest.status, guest.paused, guest.started_at, guest.pid = "stopped", False, None, None
+    rt.state.changed()
+
+
+def power(rt: Runtime, guest: Guest, action: str, user: str) -> str:
+    """Run ``action`` on ``guest`` as a task and return its UPID (500 for impossible transitions)."""
+    ensure_unlocked(guest)
+    running = guest.status == "running"
+    name = f"{guest.label} {guest.vmid}"
+    if action == "start":
+        if guest.template:
+            raise PveError(500, f"you can't start a {guest.label.lower()} if it's a template")
+        if running:
+            raise PveError(500, f"{name} already running")
+    elif action in ("shutdown", "reboot", "reset", "suspend") and not running:
+        raise PveError(500, f"{name} not running")
+    elif action == "resume" and not guest.paused:
+        raise PveError(500, f"{name} not paused" if running else f"{name} not running")
+
+    def effect() -> None:
+        if rt.state.guests.get(guest.vmid) is not guest:
+            raise PveError(500, f"{name} does not exist")
+        if action == "start":
+            do_start(rt, guest)
+        elif action in ("stop", "shutdown"):
+            _stop(rt, guest)
+        elif action in ("reboot", "reset"):
+            guest.started_at, guest.paused = rt.now(), False
+            rt.state.changed()
+        else:
+            guest.paused = action == "suspend"
+            rt.state.changed()
+
+    return rt.tasks.submit(
+        guest.node, f"{TASK[guest.kind]}{action}", str(guest.vmid), user, vmid=guest.vmid, effect=effect
+    )
