@@ -82,6 +82,8 @@ def _serve(settings: Settings, *, title: str) -> None:
             uvicorn.Config(http_app, host=settings.http_host, port=settings.http_port, log_level="warning")
         )
         server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        pass
     except ControlPlaneError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
@@ -166,3 +168,7 @@ def version() -> None:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

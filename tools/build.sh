@@ -33,7 +33,7 @@ build_tofu() {
   fi
   echo "tools: building OpenTofu $TOFU_VERSION with $(go version | cut -d' ' -f3) (a few minutes the first time)..."
   local start=$SECONDS
-  (cd "$root/tools/tofu" && go build -trimpath -ldflags "-s -w" -o "$tools/bin/tofu.tmp" github.com/opentofu/opentofu/cmd/tofu)
+  (cd "$root/tools/tofu" && go build -trimpath -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o "$tools/bin/tofu.tmp" github.com/opentofu/opentofu/cmd/tofu)
   mv "$tools/bin/tofu.tmp" "$tools/bin/tofu"
   echo "$TOFU_VERSION" > "$stamp"
   echo "tools: OpenTofu built in $((SECONDS - start))s -> $tools/bin/tofu"

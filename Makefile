@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is what they call.
+SHELL  := /bin/bash
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: help run test tools system-deps lint clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@echo "venv: creating $(VENV) with $$($(PYTHON) --version)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	@echo "venv: installing controlplane and its dependencies (a minute or two the first time)"
+	$(BIN)/pip install --progress-bar off -e . | grep -E '^(Successfully|ERROR)' || true
+	@$(BIN)/python -c "import controlplane" && touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	@echo "venv: installing controlplane with its test dependencies (a few minutes the first time)"
+	$(BIN)/pip install --progress-bar off -e '.[test]' | grep -E '^(Successfully|ERROR)' || true
+	@$(BIN)/python -c "import controlplane, pytest, ansible_collections.community.proxmox" && touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run ## Install into .venv and start the control plane on http://127.0.0.1:8080
+	@bash tools/build.sh --for-run
+	$(BIN)/controlplane up
+
+tools: ## Build the pinned OpenTofu and bpg/proxmox provider into .tools/ (skipped when already built)
+	@bash tools/build.sh
+
+system-deps: ## Install the Debian packages the tests need (redis-server, openssh-server) when root
+	@bash tools/system-deps.sh
+
+lint: $(VENV)/.installed-test ## ruff and the import-layer contracts
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: $(VENV)/.installed-test tools system-deps lint ## Install everything the tests need and run them all
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean: ## Remove .venv and .tools (keeps .data)
+	rm -rf $(VENV) .tools

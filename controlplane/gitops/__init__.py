@@ -1,0 +1,1 @@
+"""Desired-state files: schema, load, diff, apply, git sync, export."""

@@ -1,0 +1,1 @@
+"""SQLModel tables and API schemas, one module per resource family."""

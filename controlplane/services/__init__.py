@@ -1,0 +1,1 @@
+"""Use cases: create/update/delete specs, quotas, audit; no HTTP, no subprocess."""

@@ -1,0 +1,94 @@
+"""``controlplane up`` as a user runs it: embedded PostgreSQL and OpenBao, ready, restartable, stoppable."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+
+from controlplane.drivers.vault import VaultStore
+from controlplane.util.net import free_port, wait_for
+
+
+@contextmanager
+def controlplane_up(data_dir: Path, port: int) -> Iterator[subprocess.Popen[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTROLPLANE_")}
+    env.update(CONTROLPLANE_DATA_DIR=str(data_dir), CONTROLPLANE_HTTP_PORT=str(port))
+    log = open(data_dir.parent / f"up-{port}.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "controlplane.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+        log.close()
+
+
+def ready(port: int) -> dict[str, object] | None:
+    response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+    return response.json() if response.status_code == 200 else None
+
+
+def postgres_socket_dir(data_dir: Path) -> str:
+    # postmaster.pid: line 5 is the directory of the Unix socket
+    return (data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[4]
+
+
+def vault_of(data_dir: Path) -> VaultStore:
+    port = re.search(r'api_addr\s*=\s*"http://127.0.0.1:(\d+)"', (data_dir / "openbao" / "config.hcl").read_text())
+    token = json.loads((data_dir / "openbao" / "init.json").read_text())["root_token"]
+    assert port is not None
+    return VaultStore(f"http://127.0.0.1:{port.group(1)}", token)
+
+
+def processes_using(data_dir: Path) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(data_dir) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_up_is_ready_keeps_data_across_restarts_and_stops_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    port = free_port()
+
+    with controlplane_up(data_dir, port) as process:
+        body = wait_for(lambda: ready(port), timeout=120, what="/readyz to report ready")
+        components = body["components"]
+        assert components["postgresql"]["status"] == "ok" and components["postgresql"]["version"]
+        assert components["vault"]["status"] == "ok" and components["vault"]["version"]
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        assert (data_dir / "openbao" / "init.json").stat().st_mode & 0o777 == 0o600
+
+        socket_dir = postgres_socket_dir(data_dir)
+        with psycopg.connect(f"postgresql://controlplane_owner@/controlplane?host={socket_dir}") as conn:
+            conn.execute("INSERT INTO tenants (name) VALUES ('survivor')")
+        vault_of(data_dir).write("controlplane/test/persist", {"value": "kept"})
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    assert processes_using(data_dir) == []
+
+    with controlplane_up(data_dir, port):
+        wait_for(lambda: ready(port), timeout=120, what="/readyz after a restart")
+        socket_dir = postgres_socket_dir(data_dir)
+        with psycopg.connect(f"postgresql://controlplane_owner@/controlplane?host={socket_dir}") as conn:
+            assert conn.execute("SELECT name FROM tenants").fetchall() == [("survivor",)]
+        assert vault_of(data_dir).read("controlplane/test/persist") == {"value": "kept"}
+    assert processes_using(data_dir) == []
