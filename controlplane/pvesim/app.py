@@ -162,6 +162,6 @@ def make_app(rt: Runtime) -> web.Application:
     app = web.Application(client_max_size=64 << 20)
     app[RT_KEY] = rt
     api = ApiHandler(rt)
-    app.router.add_route("*", API_PREFIX + "{tail:.*}", api)
-    app.router.add_route("*", admin.PREFIX + "{tail:.*}", admin.AdminHandler(rt))
+    app.router.add_route("*", API_PREFIX + "{tail:.*}", api.__call__)
+    app.router.add_route("*", admin.PREFIX + "{tail:.*}", admin.AdminHandler(rt).__call__)
     return app
