@@ -12,4 +12,7 @@ pytest_plugins = [
     "tests.fixtures.vault",
     "tests.fixtures.redis",
     "tests.fixtures.toolchain",
+    "tests.fixtures.pvesim",
+    "tests.fixtures.api",
+    "tests.fixtures.sshd",
 ]
