@@ -132,14 +132,8 @@ class ApiHandler:
                 if not node.online:
                     raise NodeUnreachable(node.name)
             p = endpoint.validate({**params, **path_params})
-            acl = endpoint.permission
             if principal is not ANONYMOUS:
-                acl_path = (
-                    acl[0].format(**{k: p.get(k, k) for k in ("vmid", "node", "storage", "poolid")})
-                    if acl
-                    else "/"
-                )
-                rt.auth.authorize(principal, method, (acl_path, acl[1]) if acl else None)
+                rt.auth.authorize(principal, method, acl_for(endpoint, p))
             with rt.state.lock:
                 data = route.handler(Ctx(rt, principal), p)
             return render_ok(data)
@@ -148,6 +142,22 @@ class ApiHandler:
         except Exception as exc:  # the simulator must answer like a server, never crash the loop
             LOG.exception("pvesim: internal error on %s %s", method, path)
             return render_error(PveError(500, f"internal simulator error: {type(exc).__name__}: {exc}"))
+
+
+def acl_for(endpoint: Endpoint, params: dict[str, Any]) -> tuple[str, str]:
+    """(ACL path, privilege) named in a 403: the schema's ``perm`` check, else a guess from the params."""
+    acl = endpoint.permission
+    if acl is not None:
+        values = {k: params.get(k, k) for k in ("vmid", "node", "storage", "poolid")}
+        try:
+            return acl[0].format(**values), acl[1]
+        except (KeyError, IndexError):
+            return acl
+    if "vmid" in params:
+        return f"/vms/{params['vmid']}", "VM.Allocate"
+    if "poolid" in params:
+        return f"/pool/{params['poolid']}", "Pool.Allocate"
+    return "/", "Sys.Modify"
 
 
 def drop_connection(request: web.Request) -> web.StreamResponse:

@@ -142,8 +142,7 @@ class Authenticator:
         raise AuthError("No ticket")
 
     @staticmethod
-    def authorize(principal: Principal, method: str, acl: tuple[str, str] | None) -> None:
-        """Raise 403 when a read-only principal attempts a write."""
+    def authorize(principal: Principal, method: str, acl: tuple[str, str]) -> None:
+        """Raise 403 naming ``acl`` (path, privilege) when a read-only principal attempts a write."""
         if method != "GET" and principal.readonly:
-            path, priv = acl or ("/", "Sys.Modify")
-            raise PermissionDenied(path, priv)
+            raise PermissionDenied(*acl)
