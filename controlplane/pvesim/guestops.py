@@ -143,9 +143,10 @@ def create(rt: Runtime, kind: str, node: str, params: dict[str, Any], user: str)
     )
 
 
-def update_config(rt: Runtime, guest: Guest, params: dict[str, Any]) -> None:
+def update_config(rt: Runtime, guest: Guest, params: dict[str, Any], check_lock: bool = True) -> None:
     """``PUT .../config``: digest check, ``delete=`` keys (disks move to ``unusedN``), set the rest."""
-    ensure_unlocked(guest)
+    if check_lock:
+        ensure_unlocked(guest)
     digest = params.get("digest")
     if digest and digest != guest.digest:
         raise PveError(500, "detected modified configuration - file changed by other user? Try again.")

@@ -28,7 +28,7 @@ def config_post(ctx: Ctx, p: dict[str, Any]) -> str:
         str(guest.vmid),
         ctx.user,
         vmid=guest.vmid,
-        effect=lambda: guestops.update_config(rt, guest, {**p, "digest": None}),
+        effect=lambda: guestops.update_config(rt, guest, {**p, "digest": None}, check_lock=False),
     )
 
 
