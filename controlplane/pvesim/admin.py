@@ -109,9 +109,7 @@ class AdminHandler:
         rt, method = self.rt, request.method
         path = "/" + "/".join(s for s in request.path[len(PREFIX) :].split("/") if s)
         try:
-            principal = rt.auth.authenticate(
-                method, request.headers, auth_cookie(request.headers.get("Cookie"))
-            )
+            principal = rt.auth.authenticate(method, request.headers, auth_cookie(request.headers.get("Cookie")))
             if not principal.is_root or principal.readonly:
                 raise PermissionDenied("/", "Sys.Modify")
             body: dict[str, Any] = {}

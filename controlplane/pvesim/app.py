@@ -41,9 +41,7 @@ def render_error(exc: PveError) -> web.Response:
     """The error status with the message as HTTP reason phrase and ``{"data": null[, "errors"]}``."""
     reason = " ".join(exc.reason.split()).encode("latin-1", "replace").decode("latin-1")[:512]
     body = json.dumps(exc.body()).encode()
-    return web.Response(
-        status=exc.status, reason=reason, body=body, content_type="application/json", charset="utf-8"
-    )
+    return web.Response(status=exc.status, reason=reason, body=body, content_type="application/json", charset="utf-8")
 
 
 def decode_segments(raw_path: str) -> list[str]:
@@ -119,9 +117,7 @@ class ApiHandler:
             if method == "POST" and path == "/access/ticket":
                 principal = ANONYMOUS
             else:
-                principal = rt.auth.authenticate(
-                    method, request.headers, auth_cookie(request.headers.get("Cookie"))
-                )
+                principal = rt.auth.authenticate(method, request.headers, auth_cookie(request.headers.get("Cookie")))
             match = self.router.match(method, segs)
             if match is None:
                 raise NotImplementedRoute(method, path)

@@ -46,9 +46,7 @@ class Authenticator:
         self.clock = clock
         self.key = secrets.token_bytes(32)
         self.root_password = config.password or secrets.token_urlsafe(12)
-        root_token = (
-            TokenSpec.parse(config.token) if config.token else TokenSpec("root@pam!ci", str(uuid.uuid4()))
-        )
+        root_token = TokenSpec.parse(config.token) if config.token else TokenSpec("root@pam!ci", str(uuid.uuid4()))
         self.users: dict[str, UserSpec] = {"root@pam": UserSpec("root@pam", self.root_password)}
         for user in config.users:
             self.users[user.userid] = user
@@ -129,9 +127,7 @@ class Authenticator:
             token = self.tokens.get(tokenid.strip())
             if token is None or not hmac.compare_digest(token.secret, secret.strip()):
                 raise AuthError("invalid token value!")
-            return Principal(
-                token.userid, token.tokenid, token.readonly or self._readonly(token.userid), "token"
-            )
+            return Principal(token.userid, token.tokenid, token.readonly or self._readonly(token.userid), "token")
         if cookie:
             userid = self.verify_ticket(urllib.parse.unquote(cookie))
             if userid is None:

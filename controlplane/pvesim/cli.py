@@ -23,23 +23,15 @@ def pvesim_command(
     password: Annotated[str | None, typer.Option(help="Password of root@pam (generated if omitted).")] = None,
     token: Annotated[
         str | None,
-        typer.Option(
-            help="Root API token USER@REALM!NAME=SECRET (secret [A-Za-z0-9-]+; generated if omitted)."
-        ),
+        typer.Option(help="Root API token USER@REALM!NAME=SECRET (secret [A-Za-z0-9-]+; generated if omitted)."),
     ] = None,
     task_seconds: Annotated[float, typer.Option(help="Seconds each task runs before it completes.")] = 0.0,
-    state_file: Annotated[
-        str | None, typer.Option(help="JSON file to load state from and save it to.")
-    ] = None,
+    state_file: Annotated[str | None, typer.Option(help="JSON file to load state from and save it to.")] = None,
     fault: Annotated[
         list[str] | None,
-        typer.Option(
-            help="Fault rule 'kind,key=value,...' (latency, error, drop, task-error, offline); repeatable."
-        ),
+        typer.Option(help="Fault rule 'kind,key=value,...' (latency, error, drop, task-error, offline); repeatable."),
     ] = None,
-    ca_dir: Annotated[
-        str | None, typer.Option(help="Directory for the generated CA and certificate.")
-    ] = None,
+    ca_dir: Annotated[str | None, typer.Option(help="Directory for the generated CA and certificate.")] = None,
 ) -> None:
     """Run a Proxmox VE API simulator serving /api2/json over HTTPS until Ctrl-C."""
     if host not in ("127.0.0.1", "::1", "localhost"):

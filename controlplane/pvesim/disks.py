@@ -53,9 +53,7 @@ def normalize_disk(state: ClusterState, guest: Guest, key: str, value: str) -> s
         if size == 0 and not lxc:
             raise PveError(500, f"{key}: size 0 needs 'import-from'")
         fmt = "raw" if lxc else "qcow2"
-        new = state.alloc_volume(
-            guest.node, storage, guest.vmid, size, "rootdir" if lxc else "images", fmt=fmt
-        )
+        new = state.alloc_volume(guest.node, storage, guest.vmid, size, "rootdir" if lxc else "images", fmt=fmt)
         vol, items["size"] = new.volid, propstring.format_size(size)
     elif vol.endswith(":cloudinit"):
         storage = vol.split(":", 1)[0]

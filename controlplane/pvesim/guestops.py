@@ -107,11 +107,7 @@ def create(rt: Runtime, kind: str, node: str, params: dict[str, Any], user: str)
         if state.volume(node, template) is None:
             raise PveError(500, f"volume '{template}' does not exist")
         ostype = next(
-            (
-                os
-                for os in ("debian", "ubuntu", "alpine", "centos", "fedora", "archlinux")
-                if f"/{os}" in template
-            ),
+            (os for os in ("debian", "ubuntu", "alpine", "centos", "fedora", "archlinux") if f"/{os}" in template),
             "unmanaged",
         )
         guest.config.update({"arch": "amd64", "hostname": f"CT{vmid}", "ostype": ostype})
@@ -119,9 +115,7 @@ def create(rt: Runtime, kind: str, node: str, params: dict[str, Any], user: str)
     try:
         _apply_settings(rt, guest, settings, _spec_lookup(rt, kind))
     except PveError:
-        state.free_volumes(
-            node, [v for (n, v), vol in state.volumes.items() if n == node and vol.vmid == vmid]
-        )
+        state.free_volumes(node, [v for (n, v), vol in state.volumes.items() if n == node and vol.vmid == vmid])
         raise
     state.guests[vmid] = guest
     if pool:
@@ -197,13 +191,9 @@ def resize(rt: Runtime, guest: Guest, params: dict[str, Any], user: str) -> str:
     value = guest.config.get(key)
     vol_id = disks.volume_of(value)
     if not vol_id:
-        raise PveError(
-            500, f"unable to parse drive options for '{key}'" if value else f"disk '{key}' does not exist"
-        )
+        raise PveError(500, f"unable to parse drive options for '{key}'" if value else f"disk '{key}' does not exist")
     vol = rt.state.volume(guest.node, vol_id)
-    current = (
-        vol.size if vol else propstring.parse_size(propstring.parse(str(value), "file").get("size", "0"))
-    )
+    current = vol.size if vol else propstring.parse_size(propstring.parse(str(value), "file").get("size", "0"))
     text = str(params["size"])
     new = current + propstring.parse_size(text[1:]) if text.startswith("+") else propstring.parse_size(text)
     if new < current:

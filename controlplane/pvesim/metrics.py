@@ -21,9 +21,7 @@ def _unit(seed: int, key: str, salt: str = "") -> float:
     return (zlib.crc32(f"{seed}:{key}:{salt}".encode()) & 0xFFFFFF) / 0xFFFFFF
 
 
-def level(
-    seed: int, key: str, t: float, lo: float, hi: float, period: float = 3600.0, interval: float = 10.0
-) -> float:
+def level(seed: int, key: str, t: float, lo: float, hi: float, period: float = 3600.0, interval: float = 10.0) -> float:
     """A value in [lo, hi] for object ``key`` at time ``t``, constant within one ``interval`` bucket."""
     bucket = int(t // interval) if interval > 0 else int(t)
     phase = _unit(seed, key, "phase") * 2 * math.pi

@@ -130,19 +130,13 @@ class Guest:
         """Number of virtual CPUs."""
         if self.kind == "qemu" and self.config.get("vcpus"):
             return int(self.config["vcpus"])
-        return int(self.config.get("cores", 1)) * int(
-            self.config.get("sockets", 1) if self.kind == "qemu" else 1
-        )
+        return int(self.config.get("cores", 1)) * int(self.config.get("sockets", 1) if self.kind == "qemu" else 1)
 
     @property
     def maxdisk(self) -> int:
         """Size of the boot disk in bytes (PVE reports the first disk / rootfs)."""
         for key, val in self.config.items():
-            if (
-                isinstance(val, str)
-                and "size=" in val
-                and (key == "rootfs" or key[:4] in ("scsi", "virt", "sata"))
-            ):
+            if isinstance(val, str) and "size=" in val and (key == "rootfs" or key[:4] in ("scsi", "virt", "sata")):
                 size = propstring.parse(val, "file").get("size")
                 if size:
                     return propstring.parse_size(size)

@@ -94,7 +94,6 @@ def load(state: ClusterState, path: str | os.PathLike[str]) -> None:
             state.guests[guest.vmid] = guest
         state.volumes = {(v["node"], v["volid"]): Volume(**v) for v in data["volumes"]}
         state.pools = {
-            p["poolid"]: Pool(p["poolid"], p["comment"], set(p["vms"]), set(p["storage"]))
-            for p in data["pools"]
+            p["poolid"]: Pool(p["poolid"], p["comment"], set(p["vms"]), set(p["storage"])) for p in data["pools"]
         }
         state.changed()

@@ -132,9 +132,7 @@ class Endpoint:
                 if self.additional:
                     out[name] = raw
                     continue
-                errors[name] = (
-                    "property is not defined in schema and the schema does not allow additional properties"
-                )
+                errors[name] = "property is not defined in schema and the schema does not allow additional properties"
                 continue
             try:
                 out[name] = check_value(spec, raw, name)
@@ -185,9 +183,7 @@ def check_value(spec: dict[str, Any], raw: Any, name: str = "") -> Any:
         raise ValueError(f"type check ('string') failed - got {type(raw).__name__}")
     text = str(raw)
     if "enum" in spec and text not in spec["enum"]:
-        raise ValueError(
-            f"value '{text}' does not have a value in the enumeration '{', '.join(spec['enum'])}'"
-        )
+        raise ValueError(f"value '{text}' does not have a value in the enumeration '{', '.join(spec['enum'])}'")
     if "maxLength" in spec and len(text) > spec["maxLength"]:
         raise ValueError(f"value may only be {spec['maxLength']} characters long")
     if "minLength" in spec and len(text) < spec["minLength"]:
@@ -216,8 +212,7 @@ def check_property_string(fmt: dict[str, Any], text: str, name: str) -> dict[str
         sub = fmt.get(key)
         if not isinstance(sub, dict) or "type" not in sub:
             problems.append(
-                f"{name}.{key}: property is not defined in schema and the schema does not allow "
-                "additional properties"
+                f"{name}.{key}: property is not defined in schema and the schema does not allow additional properties"
             )
             continue
         try:

@@ -59,8 +59,7 @@ class ClusterState:
         if node is None:
             raise PveError(
                 500,
-                f"hostname lookup '{name}' failed - failed to get address info for: {name}: "
-                "Name or service not known",
+                f"hostname lookup '{name}' failed - failed to get address info for: {name}: Name or service not known",
             )
         return node
 
@@ -177,9 +176,7 @@ class ClusterState:
                 pool.vms.discard(guest.vmid)
             self.changed()
 
-    def set_config(
-        self, vmid: int, changes: dict[str, Any] | None = None, delete: list[str] | None = None
-    ) -> str:
+    def set_config(self, vmid: int, changes: dict[str, Any] | None = None, delete: list[str] | None = None) -> str:
         """Change config keys of a guest directly; returns the new digest."""
         with self.lock:
             guest = self.guest(vmid)

@@ -129,9 +129,7 @@ def storage_entry(rt: Runtime, node: Node, storage: str) -> dict[str, Any]:
     }
 
 
-def guest_resource(
-    rt: Runtime, guest: Guest, node_online: bool, pool: str | None, t: float
-) -> dict[str, Any]:
+def guest_resource(rt: Runtime, guest: Guest, node_online: bool, pool: str | None, t: float) -> dict[str, Any]:
     """A /cluster/resources row for a guest."""
     use = metrics.guest_usage(rt.seed, guest, t, rt.config.metrics_interval)
     row: dict[str, Any] = {
@@ -172,8 +170,7 @@ def cluster_resources(rt: Runtime, type_: str | None) -> RawJson:
         member = {vmid: p.poolid for p in state.pools.values() for vmid in p.vms}
         online = {n.name: n.online for n in state.nodes.values()}
         rows.extend(
-            guest_resource(rt, g, online.get(g.node, False), member.get(g.vmid), t)
-            for g in state.guests.values()
+            guest_resource(rt, g, online.get(g.node, False), member.get(g.vmid), t) for g in state.guests.values()
         )
     if type_ is None:
         rows.extend({"id": f"/pool/{p}", "type": "pool", "pool": p} for p in state.pools)

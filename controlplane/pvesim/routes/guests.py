@@ -113,9 +113,7 @@ def register(kind: str) -> None:
     def rrddata(ctx: Ctx, p: dict[str, Any]) -> list[dict[str, Any]]:
         """Guest metrics over ``timeframe``."""
         g = _guest(ctx, p, kind)
-        return metrics.rrd_series(
-            ctx.rt.seed, f"g{g.vmid}", p["timeframe"], ctx.rt.now(), g.maxmem, g.cpus, g.maxdisk
-        )
+        return metrics.rrd_series(ctx.rt.seed, f"g{g.vmid}", p["timeframe"], ctx.rt.now(), g.maxmem, g.cpus, g.maxdisk)
 
 
 def _register_power(kind: str, path: str, action: str) -> None:

@@ -25,15 +25,11 @@ def _detail(ctx: Ctx, pool: Pool) -> dict[str, Any]:
         if guest is None:
             continue
         row = guest_status(ctx.rt, guest)
-        row.update(
-            {"id": f"{guest.kind}/{vmid}", "type": guest.kind, "node": guest.node, "template": guest.template}
-        )
+        row.update({"id": f"{guest.kind}/{vmid}", "type": guest.kind, "node": guest.node, "template": guest.template})
         members.append(row)
     for storage in sorted(pool.storage):
         for node in ctx.rt.state.nodes:
-            members.append(
-                {"id": f"storage/{node}/{storage}", "type": "storage", "storage": storage, "node": node}
-            )
+            members.append({"id": f"storage/{node}/{storage}", "type": "storage", "storage": storage, "node": node})
     return {"poolid": pool.poolid, "comment": pool.comment, "members": members}
 
 

@@ -19,9 +19,7 @@ def _check_storage(storage: str) -> None:
 @route("GET", "/storage")
 def storage_config(ctx: Ctx, p: dict[str, Any]) -> list[dict[str, Any]]:
     """Cluster-wide storage definitions."""
-    out = [
-        {"storage": s, "type": t, "content": c, "shared": 0, "digest": "0" * 40} for s, t, c, _ in STORAGES
-    ]
+    out = [{"storage": s, "type": t, "content": c, "shared": 0, "digest": "0" * 40} for s, t, c, _ in STORAGES]
     return [o for o in out if not p.get("type") or o["type"] == p["type"]]
 
 

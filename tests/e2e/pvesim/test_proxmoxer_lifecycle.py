@@ -14,8 +14,14 @@ from tests.fixtures.pvesim import wait_for, wait_task
 
 
 def _token_client(sim: Simulator) -> ProxmoxAPI:
-    return ProxmoxAPI("127.0.0.1", port=sim.port, user="root@pam", token_name=sim.token_name,
-                      token_value=sim.token_secret, verify_ssl=sim.ca_file)
+    return ProxmoxAPI(
+        "127.0.0.1",
+        port=sim.port,
+        user="root@pam",
+        token_name=sim.token_name,
+        token_value=sim.token_secret,
+        verify_ssl=sim.ca_file,
+    )
 
 
 def _password_client(sim: Simulator) -> ProxmoxAPI:
@@ -37,10 +43,22 @@ def test_vm_lifecycle(pvesim_factory: Any, auth: str) -> None:
     px = _token_client(sim) if auth == "token" else _password_client(sim)
     node = px.nodes("pve1")
     vmid = int(px.cluster.nextid.get())
-    _ok(px, "pve1", node.qemu.create(vmid=vmid, name="web1", memory="2048", cores=2, sockets=1,
-                                     scsi0="file=local-lvm:8,size=8589934592,iothread=0,cache=none",
-                                     net0="model=virtio,bridge=vmbr0,firewall=0", agent="enabled=1",
-                                     onboot=1, ostype="l26"))
+    _ok(
+        px,
+        "pve1",
+        node.qemu.create(
+            vmid=vmid,
+            name="web1",
+            memory="2048",
+            cores=2,
+            sockets=1,
+            scsi0="file=local-lvm:8,size=8589934592,iothread=0,cache=none",
+            net0="model=virtio,bridge=vmbr0,firewall=0",
+            agent="enabled=1",
+            onboot=1,
+            ostype="l26",
+        ),
+    )
     config = node.qemu(vmid).config.get()
     assert config["memory"] == "2048" and config["cores"] == 2 and config["onboot"] == 1
     assert config["scsi0"].startswith(f"local-lvm:vm-{vmid}-disk-0,") and "size=8G" in config["scsi0"]
@@ -92,9 +110,22 @@ def test_container_lifecycle(pvesim_factory: Any, auth: str) -> None:
     node = px.nodes("pve1")
     template = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
     assert template in [c["volid"] for c in node.storage("local").content.get(content="vztmpl")]
-    _ok(px, "pve1", node.lxc.create(vmid=200, ostemplate=template, hostname="ct1", memory=512, swap=0, cores=1,
-                                    rootfs="local-lvm:4", net0="name=eth0,bridge=vmbr0,ip=dhcp",
-                                    unprivileged=1, password="secret123"))
+    _ok(
+        px,
+        "pve1",
+        node.lxc.create(
+            vmid=200,
+            ostemplate=template,
+            hostname="ct1",
+            memory=512,
+            swap=0,
+            cores=1,
+            rootfs="local-lvm:4",
+            net0="name=eth0,bridge=vmbr0,ip=dhcp",
+            unprivileged=1,
+            password="secret123",
+        ),
+    )
     config = node.lxc(200).config.get()
     assert config["hostname"] == "ct1" and config["memory"] == 512 and config["unprivileged"] == 1
     assert config["rootfs"] == "local-lvm:vm-200-disk-0,size=4G"

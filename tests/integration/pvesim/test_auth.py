@@ -11,9 +11,13 @@ RO_SECRET = "11111111-2222-3333-4444-555555555555"
 
 
 def _sim(factory: Any) -> Any:
-    return factory(nodes=1, token="root@pam!ci=00000000-0000-0000-0000-000000000000", password="rootpw",
-                   users=[UserSpec("audit@pve", "auditpw", readonly=True)],
-                   tokens=[TokenSpec(f"audit@pve!ro", RO_SECRET, readonly=True)])
+    return factory(
+        nodes=1,
+        token="root@pam!ci=00000000-0000-0000-0000-000000000000",
+        password="rootpw",
+        users=[UserSpec("audit@pve", "auditpw", readonly=True)],
+        tokens=[TokenSpec("audit@pve!ro", RO_SECRET, readonly=True)],
+    )
 
 
 def test_missing_and_wrong_credentials_are_401(pvesim_factory: Any) -> None:
@@ -37,8 +41,9 @@ def test_ticket_login_fields_and_csrf(pvesim_factory: Any) -> None:
     assert anon.request("GET", "/version", headers=cookie).status_code == 200
     no_csrf = anon.request("POST", "/pools", headers=cookie, data={"poolid": "p1"})
     assert no_csrf.status_code == 401 and "csrf" in no_csrf.reason
-    ok = anon.request("POST", "/pools", data={"poolid": "p1"},
-                      headers={**cookie, "CSRFPreventionToken": data["CSRFPreventionToken"]})
+    ok = anon.request(
+        "POST", "/pools", data={"poolid": "p1"}, headers={**cookie, "CSRFPreventionToken": data["CSRFPreventionToken"]}
+    )
     assert ok.status_code == 200 and ok.json() == {"data": None}
     renewed = anon.data("POST", "/access/ticket", data={"username": "root@pam", "password": data["ticket"]})
     assert renewed["username"] == "root@pam"
@@ -55,8 +60,12 @@ def test_readonly_token_and_user_get_403_on_writes(pvesim_factory: Any) -> None:
     assert resp.reason == "Permission check failed (/vms/300, VM.Allocate)"
     anon = SimClient(sim, auth="")
     t = anon.data("POST", "/access/ticket", data={"username": "audit@pve", "password": "auditpw"})
-    resp = anon.request("POST", "/pools", data={"poolid": "x"},
-                        headers={"Cookie": f"PVEAuthCookie={t['ticket']}", "CSRFPreventionToken": t["CSRFPreventionToken"]})
+    resp = anon.request(
+        "POST",
+        "/pools",
+        data={"poolid": "x"},
+        headers={"Cookie": f"PVEAuthCookie={t['ticket']}", "CSRFPreventionToken": t["CSRFPreventionToken"]},
+    )
     assert resp.status_code == 403 and resp.reason.startswith("Permission check failed (/pool/x")
     assert ro.request("GET", "/_sim/state").status_code == 403
     assert SimClient(sim).request("GET", "/_sim/state").status_code == 200

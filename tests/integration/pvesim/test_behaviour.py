@@ -51,8 +51,11 @@ def test_start_needs_node_memory(pvesim_factory: Any) -> None:
 def test_vmid_is_unique_across_the_cluster(pvesim_factory: Any) -> None:
     c = SimClient(pvesim_factory(nodes=2))
     c.data("POST", "/nodes/pve1/qemu", data={"vmid": 120})
-    resp = c.request("POST", "/nodes/pve2/lxc", data={"vmid": 120, "ostemplate":
-                                                       "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"})
+    resp = c.request(
+        "POST",
+        "/nodes/pve2/lxc",
+        data={"vmid": 120, "ostemplate": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"},
+    )
     assert resp.status_code == 500 and "already exists on node 'pve1'" in resp.reason
     resp = c.request("POST", "/nodes/pve1/qemu/120/clone", data={"newid": 120})
     assert resp.status_code == 500 and "already exists" in resp.reason
@@ -102,8 +105,9 @@ def test_out_of_band_changes_via_state_and_admin_api(pvesim_factory: Any) -> Non
     assert running
     vmid = running[0]
     sim.state.stop_guest(vmid)
-    assert {r["vmid"]: r for r in c.data("GET", "/cluster/resources", params={"type": "vm"})}[vmid]["status"] \
-        == "stopped"
+    assert {r["vmid"]: r for r in c.data("GET", "/cluster/resources", params={"type": "vm"})}[vmid][
+        "status"
+    ] == "stopped"
     kind = vms[vmid]["type"]
     before = c.data("GET", f"/nodes/pve1/{kind}/{vmid}/config")
     new = c.data("PUT", f"/_sim/guests/{vmid}/config", json={"set": {"cores": 7}, "delete": ["onboot"]})

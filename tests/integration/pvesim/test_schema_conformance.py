@@ -11,8 +11,14 @@ from controlplane.pvesim.schema import load_schema
 from tests.fixtures.pvesim import SimClient
 
 ROUTES = all_routes()
-PATH_VALUES = {"node": "pve1", "vmid": "100", "storage": "local-lvm", "poolid": "nopool",
-               "volume": "local-lvm:vm-100-disk-0", "upid": "UPID:pve1:00000001:00000001:00000001:x:1:root@pam:"}
+PATH_VALUES = {
+    "node": "pve1",
+    "vmid": "100",
+    "storage": "local-lvm",
+    "poolid": "nopool",
+    "volume": "local-lvm:vm-100-disk-0",
+    "upid": "UPID:pve1:00000001:00000001:00000001:x:1:root@pam:",
+}
 
 
 def _cases() -> list[tuple[str, str, str]]:
@@ -49,8 +55,9 @@ def test_there_are_required_parameters_to_check() -> None:
 
 
 @pytest.mark.parametrize(("method", "template", "name"), CASES, ids=[f"{m} {t} -{n}" for m, t, n in CASES])
-def test_required_parameter_is_enforced(pvesim: Simulator, sim_client: SimClient, method: str, template: str,
-                                        name: str) -> None:
+def test_required_parameter_is_enforced(
+    pvesim: Simulator, sim_client: SimClient, method: str, template: str, name: str
+) -> None:
     path = template
     for key, value in PATH_VALUES.items():
         path = path.replace("{" + key + "}", value)

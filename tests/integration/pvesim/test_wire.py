@@ -39,9 +39,18 @@ def test_errors_use_reason_phrase(pvesim: Simulator, sim_client: SimClient) -> N
 
 
 def test_parameter_errors_name_the_parameter(pvesim: Simulator, sim_client: SimClient) -> None:
-    resp = sim_client.request("POST", "/nodes/pve1/qemu",
-                              data={"vmid": 900, "cores": 0, "bogus": 1, "onboot": "maybe", "scsi99": "local-lvm:1",
-                                    "net0": "virtio,bridge=vmbr0,colour=blue"})
+    resp = sim_client.request(
+        "POST",
+        "/nodes/pve1/qemu",
+        data={
+            "vmid": 900,
+            "cores": 0,
+            "bogus": 1,
+            "onboot": "maybe",
+            "scsi99": "local-lvm:1",
+            "net0": "virtio,bridge=vmbr0,colour=blue",
+        },
+    )
     assert resp.status_code == 400 and resp.reason == "Parameter verification failed."
     errors = resp.json()["errors"]
     assert errors["cores"] == "value must have a minimum value of 1"
@@ -55,8 +64,11 @@ def test_parameter_errors_name_the_parameter(pvesim: Simulator, sim_client: SimC
 
 
 def test_json_bodies_trailing_slash_and_percent_decoding(pvesim: Simulator, sim_client: SimClient) -> None:
-    upid = sim_client.data("POST", "/nodes/pve2/qemu", json={"vmid": 950, "memory": "512", "cores": 1,
-                                                             "scsi0": "local-lvm:1", "onboot": True})
+    upid = sim_client.data(
+        "POST",
+        "/nodes/pve2/qemu",
+        json={"vmid": 950, "memory": "512", "cores": 1, "scsi0": "local-lvm:1", "onboot": True},
+    )
     assert UPID_RX.fullmatch(upid), upid
     encoded = upid.replace("!", "%21")
     assert "%21" in encoded
@@ -81,3 +93,18 @@ def test_nextid_vmid_check(pvesim: Simulator, sim_client: SimClient) -> None:
     resp = sim_client.request("GET", "/cluster/nextid", params={"vmid": taken})
     assert resp.status_code == 400 and resp.json()["errors"]["vmid"] == f"VM {taken} already exists"
     assert sim_client.data("GET", "/cluster/nextid", params={"vmid": 77777}) == "77777"
+
+
+def test_tls_versions_and_certificate_names(pvesim: Simulator) -> None:
+    import socket
+    import ssl
+
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = ssl.create_default_context(cafile=pvesim.ca_file)
+        ctx.minimum_version = ctx.maximum_version = version
+        for name in ("127.0.0.1", "localhost"):
+            with (
+                socket.create_connection(("127.0.0.1", pvesim.port), timeout=10) as raw,
+                ctx.wrap_socket(raw, server_hostname=name) as tls,
+            ):
+                assert tls.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
