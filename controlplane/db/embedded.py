@@ -15,6 +15,7 @@ from controlplane.db.roles import (
     DATABASE_NAME,
     ENSURE_APP_ROLE_SQL,
     ENSURE_OWNER_ROLE_SQL,
+    GRANT_APP_ROLE_TO_OWNER_SQL,
     OWNER_ROLE,
 )
 from controlplane.errors import ComponentError
@@ -70,6 +71,8 @@ class EmbeddedPostgres:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(ENSURE_OWNER_ROLE_SQL)
             conn.execute(ENSURE_APP_ROLE_SQL)
+            # lets a single owner URL also act as the application role (SET ROLE), as external setups do
+            conn.execute(GRANT_APP_ROLE_TO_OWNER_SQL)
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}" OWNER {OWNER_ROLE}')

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from controlplane.db.engine import create_engine
-from controlplane.db.roles import ENSURE_APP_ROLE_SQL
+from controlplane.db.roles import APP_ROLE, ENSURE_APP_ROLE_SQL
 from controlplane.errors import ComponentError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -24,16 +24,21 @@ def _config() -> Config:
 
 
 def ensure_app_role(owner_url: str) -> None:
-    """Create the application role when missing (needs CREATEROLE; embedded setups create it earlier)."""
+    """Make sure the application role exists and the owner may ``SET ROLE`` to it.
+
+    Needs CREATEROLE when the role is missing; embedded setups create it earlier as the superuser.
+    """
     with psycopg.connect(owner_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'controlplane_app'").fetchone():
-            return
         try:
-            conn.execute(ENSURE_APP_ROLE_SQL)
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone():
+                conn.execute(ENSURE_APP_ROLE_SQL)
+            member = conn.execute("SELECT pg_has_role(current_user, %s, 'SET')", (APP_ROLE,)).fetchone()
+            if not (member and member[0]):
+                conn.execute(f"GRANT {APP_ROLE} TO current_user")
         except psycopg.Error as exc:
             raise ComponentError(
-                "the role controlplane_app does not exist and the database user may not create it: "
-                "run `CREATE ROLE controlplane_app LOGIN` as a superuser first",
+                f"the database user cannot create or use the role {APP_ROLE}; as a superuser run: "
+                f"CREATE ROLE {APP_ROLE} LOGIN; GRANT {APP_ROLE} TO <owner user>",
                 component="postgresql",
             ) from exc
 
