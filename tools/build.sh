@@ -24,6 +24,31 @@ for_run=0
 command -v go >/dev/null || { echo "error: Go is needed to build OpenTofu and the provider (install golang)" >&2; exit 1; }
 mkdir -p "$tools/bin"
 
+# Runs a long command, printing a line every 20 seconds so a first build visibly makes progress.
+with_progress() {
+  local label=$1; shift
+  "$@" &
+  local pid=$! seconds=0
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    seconds=$((seconds + 1))
+    if (( seconds % 20 == 0 )) && kill -0 "$pid" 2>/dev/null; then
+      echo "tools: ... still building $label (${seconds}s)"
+    fi
+  done
+  wait "$pid"
+}
+
+go_build_tofu() {
+  cd "$root/tools/tofu" && go build -trimpath -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" \
+    -o "$tools/bin/tofu.tmp" github.com/opentofu/opentofu/cmd/tofu
+}
+
+go_build_provider() {
+  cd "$root/tools/bpg" && go build -trimpath -ldflags "-s -w -X main.version=$BPG_PROVIDER_VERSION" \
+    -o "$1" github.com/bpg/terraform-provider-proxmox
+}
+
 stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
 build_tofu() {
@@ -33,7 +58,7 @@ build_tofu() {
   fi
   echo "tools: building OpenTofu $TOFU_VERSION with $(go version | cut -d' ' -f3) (a few minutes the first time)..."
   local start=$SECONDS
-  (cd "$root/tools/tofu" && go build -trimpath -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o "$tools/bin/tofu.tmp" github.com/opentofu/opentofu/cmd/tofu)
+  with_progress OpenTofu go_build_tofu
   mv "$tools/bin/tofu.tmp" "$tools/bin/tofu"
   echo "$TOFU_VERSION" > "$stamp"
   echo "tools: OpenTofu built in $((SECONDS - start))s -> $tools/bin/tofu"
@@ -47,8 +72,7 @@ build_provider() {
     echo "tools: building bpg/proxmox provider $BPG_PROVIDER_VERSION (a minute or two the first time)..."
     local start=$SECONDS
     mkdir -p "$tools/cache"
-    (cd "$root/tools/bpg" && go build -trimpath -ldflags "-s -w -X main.version=$BPG_PROVIDER_VERSION" \
-        -o "$cache.tmp" github.com/bpg/terraform-provider-proxmox)
+    with_progress "the provider" go_build_provider "$cache.tmp"
     mv "$cache.tmp" "$cache"
     echo "tools: provider built in $((SECONDS - start))s"
   else
