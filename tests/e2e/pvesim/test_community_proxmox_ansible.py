@@ -1,0 +1,210 @@
+"""Proof with real clients: ansible-core and the community.proxmox collection against pvesim.
+
+The ``ansible-playbook`` and ``ansible-inventory`` executables of the project's virtualenv run as
+subprocesses: ``proxmox_kvm`` and ``proxmox`` (LXC) go through present, started, stopped and absent (each
+step followed by a read of ``/cluster/resources`` recorded by the playbook, and the simulator's own state
+checked afterwards), and the ``community.proxmox.proxmox`` inventory plugin lists every guest, with and
+without ``want_facts``. Credentials travel in the environment only; every Ansible setting is hermetic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from controlplane.pvesim import Simulator
+
+BIN = Path(sys.executable).parent
+PYTHON = str(BIN / "python")
+TEMPLATE = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+STEPS = ("present", "present", "started", "started", "stopped", "absent", "absent")
+EXPECT_CHANGED = (True, False, True, False, True, True, False)
+
+
+def ansible_env(sim: Simulator, tmp: Path) -> dict[str, str]:
+    """Environment for an Ansible subprocess: hermetic settings plus the simulator's address and token."""
+    home = tmp / "home"
+    home.mkdir(exist_ok=True)
+    (tmp / "ansible.cfg").write_text("[defaults]\n")
+    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(
+        HOME=str(home),
+        ANSIBLE_CONFIG=str(tmp / "ansible.cfg"),
+        ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
+        ANSIBLE_REMOTE_TEMP=str(tmp / "remote-tmp"),
+        ANSIBLE_INVENTORY_ENABLED="community.proxmox.proxmox,ansible.builtin.ini,ansible.builtin.host_list",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        ANSIBLE_HOST_KEY_CHECKING="false",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_DEPRECATION_WARNINGS="false",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_PYTHON_INTERPRETER=PYTHON,
+        ANSIBLE_ROLES_PATH=str(tmp / "roles"),
+        ANSIBLE_CACHE_PLUGIN="memory",
+        ANSIBLE_INVENTORY_CACHE="false",
+        REQUESTS_CA_BUNDLE=sim.ca_file,
+        PROXMOX_HOST="127.0.0.1",
+        PROXMOX_PORT=str(sim.port),
+        PROXMOX_USER="root@pam",
+        PROXMOX_TOKEN_ID=sim.token_name,
+        PROXMOX_TOKEN_SECRET=sim.token_secret,
+        PROXMOX_VALIDATE_CERTS="true",
+    )
+    return env
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run an Ansible executable of the virtualenv; fail with its output if it exits non-zero."""
+    proc = subprocess.run(
+        [str(BIN / args[0]), *args[1:]], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, f"{args[0]} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def api_get(name: str, path: str, register: str) -> dict[str, Any]:
+    """A ``uri`` task reading ``/api2/json<path>`` with the token from the environment."""
+    return {
+        "name": name,
+        "ansible.builtin.uri": {
+            "url": "https://127.0.0.1:{{ lookup('env', 'PROXMOX_PORT') }}/api2/json" + path,
+            "headers": {
+                "Authorization": "PVEAPIToken={{ lookup('env', 'PROXMOX_USER') }}!"
+                "{{ lookup('env', 'PROXMOX_TOKEN_ID') }}={{ lookup('env', 'PROXMOX_TOKEN_SECRET') }}"
+            },
+            "ca_path": "{{ lookup('env', 'REQUESTS_CA_BUNDLE') }}",
+            "return_content": True,
+        },
+        "register": register,
+    }
+
+
+def lifecycle_playbook(module: str, args: dict[str, Any], config_path: str, results: Path) -> list[dict[str, Any]]:
+    """A localhost play running ``module`` through :data:`STEPS`; after each step it records the module
+    result and ``GET /cluster/resources?type=vm`` (after the first also the guest's ``config_path``) through
+    ``uri``; finally writes the records to ``results``."""
+    tasks: list[dict[str, Any]] = []
+    for i, state in enumerate(STEPS):
+        tasks.append({"name": f"step {i} {state}", module: {**args, "state": state}, "register": f"step{i}"})
+        tasks.append(api_get(f"resources after step {i}", "/cluster/resources?type=vm", f"seen{i}"))
+        if i == 0:
+            tasks.append(api_get("config after create", config_path, "created_config"))
+    record = [{"result": f"{{{{ step{i} }}}}", "seen": f"{{{{ seen{i}.json.data }}}}"} for i in range(len(STEPS))]
+    record[0]["config"] = "{{ created_config.json.data }}"
+    tasks.append(
+        {
+            "name": "write results",
+            "ansible.builtin.copy": {"content": "{{ record | to_json }}", "dest": str(results)},
+            "vars": {"record": record},
+        }
+    )
+    return [
+        {
+            "name": f"{module} life cycle",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": PYTHON},
+            "tasks": tasks,
+        }
+    ]
+
+
+def run_lifecycle(sim: Simulator, tmp: Path, module: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Write and run the life-cycle playbook; returns the per-step records."""
+    results = tmp / "results.json"
+    playbook = tmp / "site.yml"
+    kind = "qemu" if module.endswith("_kvm") else "lxc"
+    config_path = f"/nodes/{args['node']}/{kind}/{args['vmid']}/config"
+    playbook.write_text(yaml.safe_dump(lifecycle_playbook(module, args, config_path, results), sort_keys=False))
+    run(["ansible-playbook", "-i", "localhost,", str(playbook)], ansible_env(sim, tmp), tmp)
+    records: list[dict[str, Any]] = json.loads(results.read_text())
+    assert len(records) == len(STEPS)
+    return records
+
+
+def check_steps(records: list[dict[str, Any]], vmid: int, kind: str) -> None:
+    """Each step's ``changed`` flag and the guest's presence/status right after it."""
+    for i, (state, changed, rec) in enumerate(zip(STEPS, EXPECT_CHANGED, records, strict=True)):
+        result = rec["result"]
+        assert not result.get("failed"), (i, state, result)
+        assert result["changed"] is changed, (i, state, result)
+        seen = [r for r in rec["seen"] if r["vmid"] == vmid]
+        if state == "absent":
+            assert seen == [], (i, seen)
+            continue
+        assert len(seen) == 1 and seen[0]["type"] == kind, (i, seen)
+        want = {"present": "stopped", "started": "running", "stopped": "stopped"}[state]
+        assert seen[0]["status"] == want, (i, state, seen[0])
+
+
+def test_proxmox_kvm_lifecycle(pvesim_factory: Any, tmp_path: Path) -> None:
+    sim = pvesim_factory(nodes=2, guests=3, seed=5)
+    before = set(sim.state.guests)
+    vmid = 300
+    args = {
+        "node": "pve2",
+        "vmid": vmid,
+        "name": "ans-vm1",
+        "cores": 2,
+        "sockets": 1,
+        "memory": 1024,
+        "ostype": "l26",
+        "scsihw": "virtio-scsi-single",
+        "scsi": {"scsi0": "local-lvm:4,iothread=1"},
+        "net": {"net0": "virtio,bridge=vmbr0"},
+        "agent": "enabled=1",
+        "onboot": False,
+    }
+    records = run_lifecycle(sim, tmp_path, "community.proxmox.proxmox_kvm", args)
+    check_steps(records, vmid, "qemu")
+    created = records[0]["result"]
+    assert created["vmid"] == vmid and created["msg"] == f"VM ans-vm1 with vmid {vmid} deployed", created
+    assert created["devices"] == {"scsi0": f"local-lvm:vm-{vmid}-disk-0"}, created
+    assert created["mac"]["net0"].startswith("BC:24:11:"), created
+    config = records[0]["config"]
+    assert config["name"] == "ans-vm1" and config["memory"] == "1024" and config["cores"] == 2, config
+    assert config["scsi0"] == f"local-lvm:vm-{vmid}-disk-0,iothread=1,size=4G", config
+    assert config["net0"] == f"virtio={created['mac']['net0']},bridge=vmbr0" and config["agent"] == "enabled=1", config
+    assert vmid not in sim.state.guests and set(sim.state.guests) == before
+    assert not [v for v in sim.state.volumes.values() if v.vmid == vmid]
+
+
+def test_proxmox_lxc_lifecycle(pvesim_factory: Any, tmp_path: Path) -> None:
+    sim = pvesim_factory(nodes=1, guests=2, seed=5)
+    before = set(sim.state.guests)
+    vmid = 400
+    args = {
+        "node": "pve1",
+        "vmid": vmid,
+        "hostname": "ans-ct1",
+        "ostemplate": TEMPLATE,
+        "password": "Secret-123",
+        "cores": 1,
+        "memory": 512,
+        "swap": 0,
+        "disk": "local-lvm:4",
+        "netif": {"net0": "name=eth0,bridge=vmbr0,ip=dhcp"},
+        "unprivileged": True,
+    }
+    records = run_lifecycle(sim, tmp_path, "community.proxmox.proxmox", args)
+    check_steps(records, vmid, "lxc")
+    msgs = [rec["result"]["msg"] for rec in records]
+    assert msgs[0] == f"Created VM ans-ct1 ({vmid}) from template {TEMPLATE}", msgs
+    assert msgs[2:] == [
+        f"VM ans-ct1 ({vmid}) {m}" for m in ("started.", "is already running.", "stopped.", "removed.", "is already absent.")
+    ], msgs
+    config = records[0]["config"]
+    assert config["hostname"] == "ans-ct1" and config["memory"] == 512 and config["unprivileged"] == 1, config
+    assert config["rootfs"] == f"local-lvm:vm-{vmid}-disk-0,size=4G", config
+    assert config["net0"].startswith("name=eth0,bridge=vmbr0,hwaddr=BC:24:11:"), config
+    assert vmid not in sim.state.guests and set(sim.state.guests) == before
