@@ -201,7 +201,8 @@ def test_proxmox_lxc_lifecycle(pvesim_factory: Any, tmp_path: Path) -> None:
     msgs = [rec["result"]["msg"] for rec in records]
     assert msgs[0] == f"Created VM ans-ct1 ({vmid}) from template {TEMPLATE}", msgs
     assert msgs[2:] == [
-        f"VM ans-ct1 ({vmid}) {m}" for m in ("started.", "is already running.", "stopped.", "removed.", "is already absent.")
+        f"VM ans-ct1 ({vmid}) {m}"
+        for m in ("started.", "is already running.", "stopped.", "removed.", "is already absent.")
     ], msgs
     config = records[0]["config"]
     assert config["hostname"] == "ans-ct1" and config["memory"] == 512 and config["unprivileged"] == 1, config
