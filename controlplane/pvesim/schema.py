@@ -1,9 +1,10 @@
 """Parameter validation driven by the official PVE API schema (``apischema.json``).
 
-The schema is not copied into this package: it is read from ``$PVESIM_API_SCHEMA``, an explicit path,
-or ``<repo>/../shared/pve-api/apischema.json`` (found by walking up from this package), loaded once and
-cached. :class:`Endpoint.validate` checks and coerces request parameters the way PVE's JSONSchema code
-does (numeric strings, ``1``/``0`` booleans, enums, bounds, patterns, ``name[n]`` keys, property strings)
+The full schema is not copied into this package: it is read from ``$PVESIM_API_SCHEMA``, an explicit
+path, or ``<repo>/../shared/pve-api/apischema.json`` (found by walking up from this package), loaded once
+and cached; where none exists, the bundled constraints of the served endpoints are used.
+:class:`Endpoint.validate` checks and coerces request parameters the way PVE's JSONSchema code does
+(numeric strings, ``1``/``0`` booleans, enums, bounds, patterns, ``name[n]`` keys, property strings)
 and raises :class:`~controlplane.pvesim.errors.ParamError` naming every bad parameter.
 """
 
@@ -22,6 +23,9 @@ from . import formats, propstring
 from .errors import ParamError
 
 ENV_VAR = "PVESIM_API_SCHEMA"
+# The served endpoints' constraints, derived from the official schema (see schema_subset.py); used when
+# the full schema is not on this machine.
+BUNDLED_SUBSET = Path(__file__).parent / "data" / "apischema-subset.json"
 
 # Highest index of each repeating ``name[n]`` property (PVE's limits).
 INDEX_MAX = {
@@ -63,6 +67,8 @@ def find_schema_file(explicit: str | os.PathLike[str] | None = None) -> Path:
     for cand in candidates:
         if cand.is_file():
             return cand
+    if BUNDLED_SUBSET.is_file():
+        return BUNDLED_SUBSET
     raise SchemaNotFound(
         f"PVE API schema not found; set {ENV_VAR} to the path of apischema.json "
         f"(looked in: {', '.join(str(c) for c in candidates[:4])}, ...)"
