@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from controlplane.pvesim import Simulator
+from tests.fixtures.pvesim import SimClient
 
 BIN = Path(sys.executable).parent
 PYTHON = str(BIN / "python")
@@ -209,3 +210,89 @@ def test_proxmox_lxc_lifecycle(pvesim_factory: Any, tmp_path: Path) -> None:
     assert config["rootfs"] == f"local-lvm:vm-{vmid}-disk-0,size=4G", config
     assert config["net0"].startswith("name=eth0,bridge=vmbr0,hwaddr=BC:24:11:"), config
     assert vmid not in sim.state.guests and set(sim.state.guests) == before
+
+
+def guest_name(guest: Any) -> str:
+    """The inventory host name of a simulated guest (qemu ``name``, lxc ``hostname``)."""
+    return str(guest.config["name" if guest.kind == "qemu" else "hostname"])
+
+
+def inventory_list(sim: Simulator, tmp: Path, want_facts: bool) -> dict[str, Any]:
+    """``ansible-inventory --list`` over a ``*.proxmox.yml`` file for ``sim`` (token secret from the env)."""
+    source = tmp / f"{'facts' if want_facts else 'plain'}.proxmox.yml"
+    options = {
+        "plugin": "community.proxmox.proxmox",
+        "url": sim.url,
+        "user": "root@pam",
+        "token_id": sim.token_name,
+        "validate_certs": True,
+        "want_facts": want_facts,
+    }
+    source.write_text(yaml.safe_dump(options))
+    proc = run(["ansible-inventory", "-i", str(source), "--list"], ansible_env(sim, tmp), tmp)
+    listing: dict[str, Any] = json.loads(proc.stdout, object_hook=unwrap_unsafe)
+    return listing
+
+
+def unwrap_unsafe(obj: dict[str, Any]) -> Any:
+    """``json`` object hook: ansible-inventory marks plugin-supplied strings as ``{"__ansible_unsafe": s}``."""
+    return obj["__ansible_unsafe"] if set(obj) == {"__ansible_unsafe"} else obj
+
+
+def members(listing: dict[str, Any], group: str) -> set[str]:
+    """Hosts directly in ``group`` of an ``ansible-inventory --list`` document."""
+    return set(listing.get(group, {}).get("hosts", []))
+
+
+def test_inventory_plugin_lists_every_guest(pvesim_factory: Any, tmp_path: Path) -> None:
+    sim = pvesim_factory(nodes=2, guests=10, seed=5)
+    client = SimClient(sim)
+    guests = list(sim.state.guests.values())
+    listed = [g for g in guests if not g.config.get("template")]
+    assert len(listed) < len(guests), "the seed must include a template, which the inventory skips"
+    pool_members = sorted(g.vmid for g in listed)[:3]
+    client.data("POST", "/pools", data={"poolid": "web", "comment": "inventory proof"})
+    client.data("PUT", "/pools/web", data={"vms": ",".join(map(str, pool_members))})
+    agent_vm = next(g for g in listed if g.kind == "qemu" and g.status == "running" and g.config["agent"] == "1")
+    sim.set_guest_ip(agent_vm.vmid, "127.0.0.1")
+
+    def expect_groups(listing: dict[str, Any]) -> None:
+        hostvars = listing["_meta"]["hostvars"]
+        assert set(hostvars) - set(sim.state.nodes) == {guest_name(g) for g in listed}
+        assert members(listing, "proxmox_nodes") == set(sim.state.nodes)
+        for kind in ("qemu", "lxc"):
+            assert members(listing, f"proxmox_all_{kind}") == {guest_name(g) for g in listed if g.kind == kind}
+            for node in sim.state.nodes:
+                want = {guest_name(g) for g in listed if g.kind == kind and g.node == node}
+                assert members(listing, f"proxmox_{node}_{kind}") == want, (node, kind)
+        for status in ("running", "stopped"):
+            assert members(listing, f"proxmox_all_{status}") == {guest_name(g) for g in listed if g.status == status}
+        assert members(listing, "proxmox_pool_web") == {guest_name(sim.state.guests[v]) for v in pool_members}
+        for g in listed:
+            facts = hostvars[guest_name(g)]
+            assert (facts["proxmox_vmid"], facts["proxmox_node"], facts["proxmox_vmtype"]) == (g.vmid, g.node, g.kind)
+
+    plain = inventory_list(sim, tmp_path, want_facts=False)
+    expect_groups(plain)
+    assert not any("proxmox_status" in v for v in plain["_meta"]["hostvars"].values())
+
+    facts = inventory_list(sim, tmp_path, want_facts=True)
+    expect_groups(facts)
+    hostvars = facts["_meta"]["hostvars"]
+    for g in listed:
+        fv = hostvars[guest_name(g)]
+        assert fv["proxmox_status"] == g.status, (g.vmid, fv)
+        assert fv["proxmox_cores"] == g.config["cores"] and fv["proxmox_snapshots"] == [], (g.vmid, fv)
+        if g.kind == "qemu":
+            assert fv["proxmox_qmpstatus"] == g.status and fv["proxmox_name"] == g.config["name"], (g.vmid, fv)
+            assert fv["proxmox_scsi0"]["disk_image"] == g.config["scsi0"].split(",")[0], (g.vmid, fv)
+        else:
+            assert fv["proxmox_hostname"] == g.config["hostname"], (g.vmid, fv)
+            assert fv["proxmox_rootfs"]["disk_image"] == g.config["rootfs"].split(",")[0], (g.vmid, fv)
+            assert ("proxmox_lxc_interfaces" in fv) == (g.status == "running"), (g.vmid, fv)
+    lxc_running = next(g for g in listed if g.kind == "lxc" and g.status == "running")
+    eth0 = next(i for i in hostvars[guest_name(lxc_running)]["proxmox_lxc_interfaces"] if i["name"] == "eth0")
+    assert eth0["hwaddr"] == lxc_running.config["net0"].split("hwaddr=")[1].split(",")[0].lower(), eth0
+    assert eth0["inet"].endswith("/24"), eth0
+    agent_ifaces = hostvars[guest_name(agent_vm)]["proxmox_agent_interfaces"]
+    assert any("127.0.0.1/24" in i["ip-addresses"] for i in agent_ifaces), agent_ifaces
