@@ -1,0 +1,148 @@
+"""The Terraform driver: converge or destroy one managed guest with OpenTofu (or Terraform) and the
+bpg/proxmox provider, state in PostgreSQL, the Proxmox endpoint and token as environment variables only.
+
+One run = a fresh private directory with ``main.tf.json`` (see :mod:`.terraform_render`), ``init`` into the
+object's workspace, ``plan`` to a file, the plan read as JSON, ``apply`` of exactly that plan, outputs;
+the directory is deleted afterwards. OpenTofu's JSON output is streamed, redacted, to ``on_event``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from controlplane.errors import ConfigError, InvalidInput
+from controlplane.util.binaries import TOOLS_DIR
+
+from .terraform_process import EventHandler, ProcessControl, TerraformCancelled, TerraformTimeout
+from .terraform_render import MODULES_DIR, PROVIDER_VERSION, GuestModule, root_module, run_directory
+from .terraform_runner import PlanSummary, TerraformRunner
+
+__all__ = [
+    "GuestModule", "PlanSummary", "ProcessControl", "ProxmoxCredentials", "RunResult", "TerraformCancelled",
+    "TerraformDriver", "TerraformRunner", "TerraformTimeout", "find_terraform_binary", "toolchain_cli_config",
+]
+
+BINARY_ENV = "CONTROLPLANE_TF_BINARY"
+
+
+def find_terraform_binary(configured: str | None = None) -> str:
+    """The binary to run: ``configured`` or CONTROLPLANE_TF_BINARY (a path or a name on PATH), else
+    ``tofu`` then ``terraform`` on PATH, else ``.tools/bin/tofu``. ConfigError names the variable."""
+    wanted = configured or os.environ.get(BINARY_ENV)
+    if wanted:
+        found = wanted if os.sep in wanted else shutil.which(wanted)
+        if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
+            raise ConfigError(f"{BINARY_ENV}={wanted!r} is not an executable file", field=BINARY_ENV)
+        return found
+    for name in ("tofu", "terraform"):
+        found = shutil.which(name)
+        if found:
+            return found
+    built = TOOLS_DIR / "bin" / "tofu"
+    if built.is_file():
+        return str(built)
+    raise ConfigError(f"no tofu or terraform on PATH: install one, run `make tools`, or set {BINARY_ENV}",
+                      field=BINARY_ENV)
+
+
+def toolchain_cli_config() -> Path | None:
+    """The provider mirror's CLI configuration built by ``make tools``, when present."""
+    path = TOOLS_DIR / "tofurc"
+    return path if path.is_file() else None
+
+
+class SecretReader(Protocol):
+    """Reads a secret's key/value pairs (``VaultStore`` is one)."""
+
+    def read(self, path: str) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class ProxmoxCredentials:
+    """How the provider reaches one Proxmox cluster. ``api_token`` is ``user@realm!id=secret``."""
+
+    endpoint: str
+    api_token: str = field(repr=False)
+    ca_file: str | None = None
+    insecure: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.endpoint.startswith("https://"):
+            raise InvalidInput("the Proxmox endpoint must be an https:// URL", field="endpoint")
+        if "!" not in self.api_token or "=" not in self.api_token:
+            raise InvalidInput("the API token must look like user@realm!id=secret", field="api_token")
+
+    @classmethod
+    def from_secret(cls, reader: SecretReader, path: str) -> ProxmoxCredentials:
+        """Read ``endpoint``, ``token_id`` + ``token_secret`` (or ``api_token``), optional ``ca_file`` and
+        ``insecure`` from the secret at ``path`` (a cluster's entry in Vault)."""
+        data = reader.read(path)
+        token = data.get("api_token") or f"{data.get('token_id', '')}={data.get('token_secret', '')}"
+        return cls(endpoint=data.get("endpoint", ""), api_token=token, ca_file=data.get("ca_file") or None,
+                   insecure=str(data.get("insecure", "")).lower() in ("1", "true", "yes"))
+
+    def env(self) -> dict[str, str]:
+        """The provider's environment variables for one run."""
+        env = {"PROXMOX_VE_ENDPOINT": self.endpoint, "PROXMOX_VE_API_TOKEN": self.api_token}
+        if self.insecure:
+            env["PROXMOX_VE_INSECURE"] = "true"
+        if self.ca_file:
+            env["SSL_CERT_FILE"] = self.ca_file
+        return env
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one converge or destroy did: the plan it applied (empty when nothing changed) and the outputs."""
+
+    plan: PlanSummary
+    outputs: dict[str, Any]
+    applied: bool
+
+
+@dataclass
+class TerraformDriver:
+    """Converges managed guests: one workspace per object, one fresh run directory per run."""
+
+    runner: TerraformRunner
+    modules_dir: Path = MODULES_DIR
+    provider_version: str = PROVIDER_VERSION
+    run_root: Path | None = None
+
+    def plan(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *,
+             on_event: EventHandler | None = None, control: ProcessControl | None = None) -> PlanSummary:
+        """What converging ``guest`` would change now (drift detection); changes nothing."""
+        with self._run_dir(guest, adopt=False) as workdir:
+            self.runner.init(workdir, workspace, on_event=on_event, control=control)
+            return self.runner.plan(workdir, credentials.env(), on_event=on_event, control=control)
+
+    def converge(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *,
+                 adopt: bool = False, on_event: EventHandler | None = None,
+                 control: ProcessControl | None = None) -> RunResult:
+        """Make the guest match its variables; ``adopt`` imports a guest that exists without state."""
+        env = credentials.env()
+        with self._run_dir(guest, adopt=adopt) as workdir:
+            self.runner.init(workdir, workspace, on_event=on_event, control=control)
+            summary = self.runner.plan(workdir, env, on_event=on_event, control=control)
+            if summary.changed or adopt:
+                self.runner.apply(workdir, env, on_event=on_event, control=control)
+            outputs = self.runner.output(workdir, env, control=control)
+        return RunResult(plan=summary, outputs=outputs, applied=summary.changed or adopt)
+
+    def destroy(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *,
+                on_event: EventHandler | None = None, control: ProcessControl | None = None) -> RunResult:
+        """Destroy the guest recorded in ``workspace``; a workspace with nothing in it is a no-op."""
+        with self._run_dir(guest, adopt=False) as workdir:
+            self.runner.init(workdir, workspace, on_event=on_event, control=control)
+            summary = self.runner.destroy(workdir, credentials.env(), on_event=on_event, control=control)
+        return RunResult(plan=summary, outputs={}, applied=summary.changed)
+
+    def _run_dir(self, guest: GuestModule, *, adopt: bool) -> AbstractContextManager[Path]:
+        document = root_module(guest, modules_dir=self.modules_dir, provider_version=self.provider_version,
+                               adopt=adopt)
+        return run_directory(document, parent=self.run_root)
