@@ -59,7 +59,7 @@ def auth_cookie(header: str | None) -> str | None:
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:
-    """Query string plus form or JSON body; repeated keys become lists."""
+    """Query string plus form (also when untyped) or JSON body; repeated keys become lists."""
     out: dict[str, Any] = {}
 
     def add(key: str, value: Any) -> None:
@@ -79,6 +79,11 @@ async def read_params(request: web.Request) -> dict[str, Any]:
                 raise PveError(400, "malformed JSON body") from None
             for key, value in (body or {}).items() if isinstance(body, dict) else ():
                 out[key] = value
+        elif "Content-Type" not in request.headers:
+            # PVE decodes a body without Content-Type as form data (the inventory plugin's ticket login
+            # posts a pre-encoded string, for which requests sets no Content-Type)
+            for key, value in urllib.parse.parse_qsl(await request.text(), keep_blank_values=True):
+                add(key, value)
         else:
             form = await request.post()
             for key, value in form.items():

@@ -47,9 +47,11 @@ def ansible_env(sim: Simulator, tmp: Path) -> dict[str, str]:
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_DEPRECATION_WARNINGS="false",
         ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_FAILED="true",  # a plugin error must fail the run, not empty the inventory
+        ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED="true",
         ANSIBLE_PYTHON_INTERPRETER=PYTHON,
         ANSIBLE_ROLES_PATH=str(tmp / "roles"),
+        ANSIBLE_COLLECTIONS_PATH=str(tmp / "collections"),  # the collections of the virtualenv only
         ANSIBLE_CACHE_PLUGIN="memory",
         ANSIBLE_INVENTORY_CACHE="false",
         REQUESTS_CA_BUNDLE=sim.ca_file,
@@ -120,12 +122,12 @@ def lifecycle_playbook(module: str, args: dict[str, Any], config_path: str, resu
     ]
 
 
-def run_lifecycle(sim: Simulator, tmp: Path, module: str, args: dict[str, Any]) -> list[dict[str, Any]]:
-    """Write and run the life-cycle playbook; returns the per-step records."""
+def run_lifecycle(sim: Simulator, tmp: Path, module: str, args: dict[str, Any], vmid: int) -> list[dict[str, Any]]:
+    """Write and run the life-cycle playbook for guest ``vmid``; returns the per-step records."""
     results = tmp / "results.json"
     playbook = tmp / "site.yml"
     kind = "qemu" if module.endswith("_kvm") else "lxc"
-    config_path = f"/nodes/{args['node']}/{kind}/{args['vmid']}/config"
+    config_path = f"/nodes/{args['node']}/{kind}/{vmid}/config"
     playbook.write_text(yaml.safe_dump(lifecycle_playbook(module, args, config_path, results), sort_keys=False))
     run(["ansible-playbook", "-i", "localhost,", str(playbook)], ansible_env(sim, tmp), tmp)
     records: list[dict[str, Any]] = json.loads(results.read_text())
@@ -151,10 +153,9 @@ def check_steps(records: list[dict[str, Any]], vmid: int, kind: str) -> None:
 def test_proxmox_kvm_lifecycle(pvesim_factory: Any, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=2, guests=3, seed=5)
     before = set(sim.state.guests)
-    vmid = 300
+    vmid = sim.state.next_vmid()  # no vmid given: the module looks the name up and asks /cluster/nextid
     args = {
         "node": "pve2",
-        "vmid": vmid,
         "name": "ans-vm1",
         "cores": 2,
         "sockets": 1,
@@ -166,12 +167,20 @@ def test_proxmox_kvm_lifecycle(pvesim_factory: Any, tmp_path: Path) -> None:
         "agent": "enabled=1",
         "onboot": False,
     }
-    records = run_lifecycle(sim, tmp_path, "community.proxmox.proxmox_kvm", args)
+    records = run_lifecycle(sim, tmp_path, "community.proxmox.proxmox_kvm", args, vmid)
     check_steps(records, vmid, "qemu")
     created = records[0]["result"]
     assert created["vmid"] == vmid and created["msg"] == f"VM ans-vm1 with vmid {vmid} deployed", created
     assert created["devices"] == {"scsi0": f"local-lvm:vm-{vmid}-disk-0"}, created
     assert created["mac"]["net0"].startswith("BC:24:11:"), created
+    msgs = [rec["result"].get("msg") for rec in records]
+    assert msgs[1:6] == [
+        f"VM with vmid <{vmid}> already exists",
+        f"VM {vmid} started",
+        f"VM {vmid} is already running",
+        f"VM {vmid} is shutting down",
+        f"VM {vmid} removed",
+    ], msgs
     config = records[0]["config"]
     assert config["name"] == "ans-vm1" and config["memory"] == "1024" and config["cores"] == 2, config
     assert config["scsi0"] == f"local-lvm:vm-{vmid}-disk-0,iothread=1,size=4G", config
@@ -197,7 +206,7 @@ def test_proxmox_lxc_lifecycle(pvesim_factory: Any, tmp_path: Path) -> None:
         "netif": {"net0": "name=eth0,bridge=vmbr0,ip=dhcp"},
         "unprivileged": True,
     }
-    records = run_lifecycle(sim, tmp_path, "community.proxmox.proxmox", args)
+    records = run_lifecycle(sim, tmp_path, "community.proxmox.proxmox", args, vmid)
     check_steps(records, vmid, "lxc")
     msgs = [rec["result"]["msg"] for rec in records]
     assert msgs[0] == f"Created VM ans-ct1 ({vmid}) from template {TEMPLATE}", msgs
@@ -217,19 +226,25 @@ def guest_name(guest: Any) -> str:
     return str(guest.config["name" if guest.kind == "qemu" else "hostname"])
 
 
-def inventory_list(sim: Simulator, tmp: Path, want_facts: bool) -> dict[str, Any]:
-    """``ansible-inventory --list`` over a ``*.proxmox.yml`` file for ``sim`` (token secret from the env)."""
-    source = tmp / f"{'facts' if want_facts else 'plain'}.proxmox.yml"
-    options = {
+def inventory_list(sim: Simulator, tmp: Path, want_facts: bool, password: bool = False) -> dict[str, Any]:
+    """``ansible-inventory --list`` over a ``*.proxmox.yml`` file for ``sim``; the token secret (or with
+    ``password`` root@pam's password, for a ticket login) comes from the environment."""
+    source = tmp / f"{'facts' if want_facts else 'plain'}{'-password' if password else ''}.proxmox.yml"
+    options: dict[str, Any] = {
         "plugin": "community.proxmox.proxmox",
         "url": sim.url,
         "user": "root@pam",
-        "token_id": sim.token_name,
         "validate_certs": True,
         "want_facts": want_facts,
     }
+    env = ansible_env(sim, tmp)
+    if password:
+        env["PROXMOX_PASSWORD"] = sim.password
+        del env["PROXMOX_TOKEN_SECRET"]
+    else:
+        options["token_id"] = sim.token_name
     source.write_text(yaml.safe_dump(options))
-    proc = run(["ansible-inventory", "-i", str(source), "--list"], ansible_env(sim, tmp), tmp)
+    proc = run(["ansible-inventory", "-i", str(source), "--list"], env, tmp)
     listing: dict[str, Any] = json.loads(proc.stdout, object_hook=unwrap_unsafe)
     return listing
 
@@ -275,6 +290,7 @@ def test_inventory_plugin_lists_every_guest(pvesim_factory: Any, tmp_path: Path)
     plain = inventory_list(sim, tmp_path, want_facts=False)
     expect_groups(plain)
     assert not any("proxmox_status" in v for v in plain["_meta"]["hostvars"].values())
+    assert inventory_list(sim, tmp_path, want_facts=False, password=True) == plain
 
     facts = inventory_list(sim, tmp_path, want_facts=True)
     expect_groups(facts)
