@@ -40,6 +40,23 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(None, description="Redis URL (optional: cache, events, rate limits).")
     tf_binary: str | None = Field(None, description="tofu or terraform binary; found on PATH or in .tools/.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    access_token_ttl: int = Field(900, ge=30, le=86400, description="Lifetime of JWT access tokens, in seconds.")
+    refresh_token_ttl: int = Field(
+        1_209_600, ge=300, le=31_536_000, description="Lifetime of refresh tokens, in seconds (rotated on use)."
+    )
+    login_limit_account: int = Field(5, ge=1, description="Login attempts per account per window.")
+    login_limit_ip: int = Field(20, ge=1, description="Login (and reset) attempts per client IP per window.")
+    login_window: int = Field(300, ge=1, description="Rate-limit window for login attempts, in seconds.")
+    password_reset_ttl: int = Field(1800, ge=60, le=86400, description="Lifetime of password reset tokens (s).")
+    public_url: str = Field(
+        "http://127.0.0.1:8080", description="Base URL users reach the control plane at (links in emails)."
+    )
+    smtp_host: str | None = Field(None, description="SMTP server for password reset mail; no mail when unset.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
+    smtp_from: str = Field("controlplane@localhost", description="Sender address of outgoing mail.")
+    smtp_username: str | None = Field(None, description="SMTP user name (optional).")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (optional).")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS with the SMTP server.")
 
     @field_validator("database_url", "app_database_url")
     @classmethod

@@ -1,19 +1,113 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: health endpoints and the ``/api/v1`` routers."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from controlplane import __version__
 from controlplane.api import health
-from controlplane.api.deps import AppDeps
+from controlplane.api.bootstrap import probe
+from controlplane.api.deps import AppDeps, Runtime
 from controlplane.api.errors import install_error_handlers
+from controlplane.api.mailer import SmtpMailer
+from controlplane.api.ratelimit import MemoryLimiter, RedisLimiter
+from controlplane.api.routes import api_keys, auth, clusters, guests, projects, records, tenants, users
+from controlplane.api.signing import load_or_create_key
+from controlplane.config import Settings
+from controlplane.services.auth import AuthPolicy
+from controlplane.services.guests import CONTAINER, VM
+from controlplane.services.tokens import TokenIssuer
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def _policy(settings: Settings) -> AuthPolicy:
+    return AuthPolicy(
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl),
+        reset_ttl=timedelta(seconds=settings.password_reset_ttl),
+        login_limit_account=settings.login_limit_account,
+        login_limit_ip=settings.login_limit_ip,
+        login_window=settings.login_window,
+    )
+
+
+def build_runtime(deps: AppDeps) -> Runtime:
+    """The token issuer (key from Vault), rate limiter, mailer and prober of one app."""
+    settings = deps.settings
+    limiter = deps.limiter
+    if limiter is None:
+        limiter = RedisLimiter(settings.redis_url.get_secret_value()) if settings.redis_url else MemoryLimiter()
+    mailer = deps.mailer
+    if mailer is None and settings.smtp_host:
+        mailer = SmtpMailer(
+            settings.smtp_host, settings.smtp_port, settings.smtp_from, username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            starttls=settings.smtp_starttls,
+        )
+    return Runtime(
+        deps=deps, issuer=TokenIssuer(load_or_create_key(deps.vault), settings.access_token_ttl),
+        limiter=limiter, mailer=mailer, prober=deps.prober or probe, policy=_policy(settings),
+    )
+
+
+def api_router() -> APIRouter:
+    """Every resource router under ``/api/v1``."""
+    router = APIRouter(prefix="/api/v1")
+    for module in (auth, tenants, projects, users, api_keys, clusters):
+        router.include_router(module.router)
+    router.include_router(guests.guest_router(VM, "/vms"))
+    router.include_router(guests.guest_router(CONTAINER, "/containers"))
+    router.include_router(records.router)
+    return router
 
 
 def create_app(deps: AppDeps) -> FastAPI:
     """Build the HTTP app for one running control plane."""
     app = FastAPI(title="controlplane", version=__version__, description="Desired-state control plane for Proxmox VE")
     app.state.deps = deps
+    app.state.runtime = build_runtime(deps)
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        given = request.headers.get("x-request-id", "")
+        request.state.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
     app.include_router(health.router)
+    app.include_router(api_router())
+    _document_errors(app)
     return app
+
+
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "properties": {
+        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+        "field": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["detail"],
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Describe our error body (``detail`` and the offending ``field``) in the OpenAPI document."""
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = ERROR_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

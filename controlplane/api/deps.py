@@ -1,23 +1,136 @@
-"""What the API needs from the running system, handed to ``create_app`` (no import-time singletons)."""
+"""What the API needs from the running system, handed to ``create_app`` (no import-time singletons),
+and the per-request dependencies: the authenticated caller and its database transactions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from controlplane.config import Settings
+from controlplane.db.engine import session_scope
 from controlplane.drivers.vault import VaultStore
+from controlplane.errors import ControlPlaneError, PermissionDenied, Unauthenticated
+from controlplane.services import audit
+from controlplane.services.auth import AuthPolicy, Limiter, Mailer
+from controlplane.services.caller import READ, WRITE, Caller, system_caller
+from controlplane.services.clusters import Prober
+from controlplane.services.dberrors import translated
+from controlplane.services.tokens import TokenIssuer
 
 ComponentCheck = Callable[[], dict[str, object]]
+T = TypeVar("T")
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 @dataclass
 class AppDeps:
-    """The engines, stores and extra readiness checks of one running control plane."""
+    """The engines, stores and extra readiness checks of one running control plane.
+
+    ``limiter``, ``mailer`` and ``prober`` are built from the settings when not given.
+    """
 
     settings: Settings
     app_engine: Engine
     vault: VaultStore
     extra_checks: dict[str, ComponentCheck] = field(default_factory=dict)
+    limiter: Limiter | None = None
+    mailer: Mailer | None = None
+    prober: Prober | None = None
+
+
+@dataclass
+class Runtime:
+    """What the app built at start: token issuer, limiter, mailer, prober and auth policy."""
+
+    deps: AppDeps
+    issuer: TokenIssuer
+    limiter: Limiter
+    mailer: Mailer | None
+    prober: Prober
+    policy: AuthPolicy
+
+
+def runtime(request: Request) -> Runtime:
+    """The app's runtime objects."""
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def request_meta(request: Request) -> Caller:
+    """An unauthenticated caller carrying this request's IP, user agent and request id."""
+    return system_caller(
+        ip=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", "")[:512],
+        request_id=getattr(request.state, "request_id", ""),
+    )
+
+
+def authenticate(request: Request) -> Caller:
+    """The caller behind ``Authorization: Bearer <JWT or API key>``; 401 without one, 403 beyond its scopes."""
+    from controlplane.services import auth
+
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthenticated("missing bearer token (a JWT access token or an API key)")
+    credential = credential.strip()
+    rt = runtime(request)
+    meta = request_meta(request)
+    if credential.startswith("cp_"):
+        caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method, request.url.path)
+    else:
+        caller = rt.issuer.verify(credential).with_request(
+            ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id
+        )
+    needed = WRITE if request.method in WRITE_METHODS else READ
+    if needed not in caller.scopes:
+        raise PermissionDenied(f"the API key lacks the {needed!r} scope")
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(authenticate)]
+
+
+class Db:
+    """Transactions of one request as its caller (``SET LOCAL`` role, tenant and user; application role)."""
+
+    def __init__(self, engine: Engine, caller: Caller) -> None:
+        self.engine = engine
+        self.caller = caller
+
+    def read(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` in one transaction and return its result."""
+        with translated(), session_scope(self.engine, self.caller.context()) as session:
+            return fn(session)
+
+    def write(self, action: str, fn: Callable[[Session], T], *, target_kind: str = "", target: Any = "") -> T:
+        """Run a mutation in one transaction; when it fails, roll back and audit the failure."""
+        try:
+            with translated(), session_scope(self.engine, self.caller.context()) as session:
+                return fn(session)
+        except ControlPlaneError as exc:
+            self._audit_failure(action, target_kind, target, exc)
+            raise
+
+    def _audit_failure(self, action: str, target_kind: str, target: Any, exc: ControlPlaneError) -> None:
+        try:
+            with session_scope(self.engine, self.caller.context()) as session:
+                audit.record(session, self.caller, action, target_kind=target_kind, target_id=target,
+                             result=audit.FAILURE, details={"error": type(exc).__name__, "message": exc.message})
+        except Exception:  # the original error matters more than a failed failure-audit
+            import logging
+
+            logging.getLogger(__name__).exception("could not audit a failed %s", action)
+
+
+def get_db(request: Request, caller: CallerDep) -> Db:
+    """Transactions as the authenticated caller."""
+    return Db(runtime(request).deps.app_engine, caller)
+
+
+DbDep = Annotated[Db, Depends(get_db)]
+RuntimeDep = Annotated[Runtime, Depends(runtime)]

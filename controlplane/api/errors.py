@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from controlplane import errors
@@ -43,6 +44,26 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status_for(exc), headers=headers)
 
 
+def _field(loc: tuple[object, ...] | list[object]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
+    """422 naming the field; the submitted values are not echoed (they may be passwords or secrets)."""
+    assert isinstance(exc, RequestValidationError)
+    problems = [{"loc": list(err.get("loc", ())), "field": _field(err.get("loc", ())), "msg": err.get("msg", ""),
+                 "type": err.get("type", "")} for err in exc.errors()]
+    first = problems[0] if problems else {"field": "", "msg": "invalid request"}
+    return JSONResponse(
+        {"detail": f"{first['field']}: {first['msg']}", "field": first["field"], "errors": problems},
+        status_code=422,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the mapping on ``app``."""
     app.add_exception_handler(errors.ControlPlaneError, _handle)
+    app.add_exception_handler(RequestValidationError, _handle_validation)

@@ -1,0 +1,73 @@
+"""``/api/v1/auth``: login, token refresh, logout, who am I, password reset."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from controlplane.api.deps import CallerDep, DbDep, RuntimeDep, request_meta
+from controlplane.models.identity import (
+    LoginRequest,
+    LogoutRequest,
+    Me,
+    RefreshRequest,
+    ResetConfirm,
+    ResetRequest,
+    TokenPair,
+)
+from controlplane.services import auth
+from controlplane.services.dberrors import translated
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/login", response_model=TokenPair, responses={401: {}, 429: {}})
+def login(body: LoginRequest, request: Request, rt: RuntimeDep) -> TokenPair:
+    """Email and password → an access token and a refresh token (rate limited per account and per IP)."""
+    with translated():
+        tokens = auth.login(rt.deps.app_engine, rt.issuer, rt.limiter, rt.policy, request_meta(request),
+                            body.email, body.password)
+    return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+                     expires_in=tokens.expires_in)
+
+
+@router.post("/refresh", response_model=TokenPair, responses={401: {}})
+def refresh(body: RefreshRequest, request: Request, rt: RuntimeDep) -> TokenPair:
+    """Exchange a refresh token for new tokens; reusing an old refresh token revokes the whole login."""
+    with translated():
+        tokens = auth.refresh(rt.deps.app_engine, rt.issuer, rt.policy, request_meta(request), body.refresh_token)
+    return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+                     expires_in=tokens.expires_in)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {}})
+def logout(body: LogoutRequest, db: DbDep) -> Response:
+    """Revoke the refresh token's login (or, without one, every refresh token of the caller)."""
+    db.write("auth.logout", lambda s: auth.logout(s, db.caller, body.refresh_token))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=Me)
+def me(caller: CallerDep) -> Me:
+    """Who the credential belongs to."""
+    assert caller.user_id is not None
+    return Me(user_id=caller.user_id, tenant_id=caller.tenant_id, role=caller.role,  # type: ignore[arg-type]
+              email=caller.email, api_key_id=caller.api_key_id, scopes=sorted(caller.scopes))
+
+
+@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, responses={429: {}})
+def password_reset(body: ResetRequest, request: Request, rt: RuntimeDep) -> dict[str, str]:
+    """Email a single-use reset token if the account exists (the answer is the same either way)."""
+    with translated():
+        auth.request_reset(rt.deps.app_engine, rt.mailer, rt.limiter, rt.policy, request_meta(request),
+                           body.email, rt.deps.settings.public_url.rstrip("/") + "/reset")
+    return {"detail": "if the account exists, a reset token has been sent to its email address"}
+
+
+@router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT, responses={401: {}})
+def password_reset_confirm(body: ResetConfirm, request: Request, rt: RuntimeDep) -> Response:
+    """Set a new password with the emailed token (once, before it expires)."""
+    with translated():
+        auth.confirm_reset(rt.deps.app_engine, request_meta(request), body.token, body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+

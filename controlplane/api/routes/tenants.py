@@ -1,0 +1,60 @@
+"""``/api/v1/tenants``: admins manage tenants; others read their own."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Response, status
+
+from controlplane.api.deps import DbDep
+from controlplane.api.listparams import list_params
+from controlplane.models import tables as t
+from controlplane.models.common import Page
+from controlplane.models.tenancy import TenantCreate, TenantPublic, TenantUpdate
+from controlplane.services import tenants
+from controlplane.services.listing import ListParams, paginate
+
+router = APIRouter(prefix="/tenants", tags=["tenants"])
+T = t.tenants
+
+
+def _public(row: object) -> TenantPublic:
+    return TenantPublic.model_validate(row, from_attributes=True)
+
+
+@router.get("", response_model=Page[TenantPublic])
+def list_tenants(db: DbDep, params: Annotated[ListParams, Depends(list_params)]) -> Page[TenantPublic]:
+    """Tenants the caller may see."""
+    rows, cursor = db.read(lambda s: paginate(
+        s, tenants.list_query(), params, id_column=T.c.id, default_sort="name",
+        sortable={"name": T.c.name, "created_at": T.c.created_at}, search=[T.c.name, T.c.display_name],
+    ))
+    return Page(items=[_public(r) for r in rows], next_cursor=cursor)
+
+
+@router.post("", response_model=TenantPublic, status_code=status.HTTP_201_CREATED)
+def create_tenant(body: TenantCreate, db: DbDep) -> TenantPublic:
+    """A new tenant (admins)."""
+    return _public(db.write("tenant.create", lambda s: tenants.create(s, db.caller, body), target_kind="Tenant"))
+
+
+@router.get("/{tenant_id}", response_model=TenantPublic)
+def get_tenant(tenant_id: UUID, db: DbDep) -> TenantPublic:
+    """One tenant."""
+    return _public(db.read(lambda s: tenants.get(s, db.caller, tenant_id)))
+
+
+@router.patch("/{tenant_id}", response_model=TenantPublic)
+def update_tenant(tenant_id: UUID, body: TenantUpdate, db: DbDep) -> TenantPublic:
+    """Change a tenant's display name."""
+    return _public(db.write("tenant.update", lambda s: tenants.update(s, db.caller, tenant_id, body),
+                            target_kind="Tenant", target=tenant_id))
+
+
+@router.delete("/{tenant_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_tenant(tenant_id: UUID, db: DbDep) -> Response:
+    """Delete a tenant without guests (admins)."""
+    db.write("tenant.delete", lambda s: tenants.delete(s, db.caller, tenant_id), target_kind="Tenant",
+             target=tenant_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,212 @@
+"""The one document shape of a managed guest (VirtualMachine or Container), shared by API, portal and GitOps.
+
+``GuestDocument`` is what clients send (``status`` and bookkeeping are accepted and ignored, so a document
+read from the API can be sent back); ``GuestPublic`` is what the API returns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from controlplane.models.common import DnsLabel, ShortText, Strict
+
+API_VERSION = "controlplane/v1"
+Kind = Literal["VirtualMachine", "Container"]
+Power = Literal["running", "stopped"]
+LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_./]{0,62}[A-Za-z0-9])?$")]
+LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=r"^[A-Za-z0-9_.\-]*$")]
+SSH_KEY = re.compile(r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( \S.*)?$")
+
+
+class Disk(Strict):
+    """One disk: its size and the Proxmox storage it lives on."""
+
+    size_gb: int = Field(ge=1, le=65536)
+    storage: ShortText = "local-lvm"
+
+
+class Nic(Strict):
+    """One network interface: bridge, optional VLAN tag, and DHCP or a static IPv4 address in CIDR form."""
+
+    bridge: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,32}$")] = "vmbr0"
+    vlan: int | None = Field(None, ge=1, le=4094)
+    ipv4: str = Field("dhcp", max_length=64, description="'dhcp' or an address in CIDR form, e.g. 10.0.0.5/24")
+    gateway: str | None = Field(None, max_length=64)
+
+    @field_validator("ipv4")
+    @classmethod
+    def _ipv4(cls, value: str) -> str:
+        if value == "dhcp":
+            return value
+        try:
+            iface = ipaddress.IPv4Interface(value)
+        except ValueError as exc:
+            raise ValueError("must be 'dhcp' or an IPv4 address in CIDR form (10.0.0.5/24)") from exc
+        if "/" not in value:
+            raise ValueError("a static address needs its prefix length (10.0.0.5/24)")
+        return str(iface)
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError as exc:
+            raise ValueError("must be an IPv4 address") from exc
+
+    @model_validator(mode="after")
+    def _gateway_needs_static(self) -> Nic:
+        if self.gateway is not None and self.ipv4 == "dhcp":
+            raise ValueError("gateway is only valid with a static ipv4 address")
+        return self
+
+
+class Configure(Strict):
+    """What the Ansible driver runs once the guest is up."""
+
+    playbook: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/]{1,128}\.ya?ml$")]
+    vars: dict[Annotated[str, StringConstraints(max_length=128)], Any] = Field(default_factory=dict)
+
+    @field_validator("playbook")
+    @classmethod
+    def _no_traversal(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ValueError("must be a relative path inside the playbooks directory")
+        return value
+
+
+class Spec(Strict):
+    """The desired state of a guest, written by users."""
+
+    cluster: DnsLabel | None = Field(None, description="Cluster name (or give cluster_id).")
+    cluster_id: UUID | None = None
+    node: Annotated[str, StringConstraints(pattern=r"^(auto|[A-Za-z0-9][-A-Za-z0-9]{0,62})$")] = "auto"
+    cores: int = Field(1, ge=1, le=512)
+    memory_mb: int = Field(1024, ge=16, le=16 * 1024 * 1024)
+    disks: list[Disk] = Field(default_factory=lambda: [Disk(size_gb=8)], max_length=16)
+    image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,254}$")]
+    network: list[Nic] = Field(default_factory=lambda: [Nic()], max_length=8)
+    ssh_keys: list[Annotated[str, StringConstraints(max_length=8192)]] = Field(default_factory=list, max_length=32)
+    user: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] | None = None
+    power: Power = "running"
+    configure: Configure | None = None
+    expires_at: datetime | None = None
+
+    @field_validator("ssh_keys")
+    @classmethod
+    def _ssh_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not SSH_KEY.match(key.strip()):
+                raise ValueError("each entry must be an SSH public key ('ssh-ed25519 AAAA... comment')")
+        return [key.strip() for key in keys]
+
+    @model_validator(mode="after")
+    def _cluster_named(self) -> Spec:
+        if self.cluster is None and self.cluster_id is None:
+            raise ValueError("give the cluster (name) or cluster_id")
+        return self
+
+    @property
+    def disk_gb(self) -> int:
+        """Total disk size asked for."""
+        return sum(d.size_gb for d in self.disks)
+
+
+class Metadata(Strict):
+    """Name, project and labels of a guest."""
+
+    name: DnsLabel
+    project: DnsLabel | None = Field(None, description="Project name (or give project_id).")
+    project_id: UUID | None = None
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
+
+
+class GuestDocument(BaseModel):
+    """A guest as clients write it; ``status``, ``id`` and bookkeeping fields are ignored on input."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    apiVersion: Literal["controlplane/v1"] = API_VERSION
+    kind: Kind | None = None
+    metadata: Metadata
+    spec: Spec
+
+
+class GuestPatch(Strict):
+    """A partial update: labels replace the labels, spec fields replace those fields."""
+
+    labels: dict[LabelKey, LabelValue] | None = Field(None, max_length=64)
+    spec: dict[str, Any] | None = None
+
+
+class Condition(BaseModel):
+    """One observed condition (Ready, Provisioned, Configured)."""
+
+    type: str
+    status: str
+    reason: str = ""
+    message: str = ""
+    last_transition: str | None = None
+
+
+class Status(BaseModel):
+    """The observed state, written by the reconciler only."""
+
+    vmid: int | None = None
+    node: str | None = None
+    ipv4: str | None = None
+    power: str | None = None
+    observed_generation: int = 0
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class MetadataPublic(BaseModel):
+    """Metadata as the API returns it, with bookkeeping."""
+
+    name: str
+    project: str
+    project_id: UUID
+    tenant_id: UUID
+    labels: dict[str, str]
+    generation: int
+    resource_version: int
+    assigned_user_id: UUID | None = None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+
+class GuestPublic(BaseModel):
+    """A guest as the API returns it."""
+
+    apiVersion: str = API_VERSION
+    kind: Kind
+    id: UUID
+    metadata: MetadataPublic
+    spec: dict[str, Any]
+    status: Status
+
+
+class ActionPublic(BaseModel):
+    """A recorded power action."""
+
+    id: UUID
+    action: str
+    target_id: UUID
+    target_kind: str
+    state: str
+    created_at: datetime
+
+
+class AssignBody(Strict):
+    """Assign a guest to one user of its tenant (or ``null`` to unassign)."""
+
+    user_id: UUID | None = None

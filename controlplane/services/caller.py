@@ -1,0 +1,57 @@
+"""Who is calling and from where: the identity every use case receives, and its database context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from uuid import UUID
+
+from controlplane.db.engine import RequestContext
+
+READ = "read"
+WRITE = "write"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated principal (a user, through a JWT or one of their API keys) and request metadata."""
+
+    user_id: UUID | None
+    tenant_id: UUID | None
+    role: str
+    email: str = ""
+    api_key_id: UUID | None = None
+    scopes: frozenset[str] = field(default_factory=lambda: frozenset({READ, WRITE}))
+    ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins act on every tenant."""
+        return self.role == "admin"
+
+    @property
+    def is_manager(self) -> bool:
+        """Managers act on everything of their tenant."""
+        return self.role == "manager"
+
+    @property
+    def actor(self) -> str:
+        """How audit events name this caller."""
+        if self.role == "system":
+            return "system"
+        suffix = f" (key {self.api_key_id})" if self.api_key_id else ""
+        return (self.email or str(self.user_id)) + suffix
+
+    def context(self) -> RequestContext:
+        """The database context (role, tenant, user) for Row-Level Security."""
+        return RequestContext(role=self.role, tenant_id=self.tenant_id, user_id=self.user_id)
+
+    def with_request(self, *, ip: str, user_agent: str, request_id: str) -> Caller:
+        """The same principal with this request's metadata."""
+        return replace(self, ip=ip, user_agent=user_agent[:512], request_id=request_id)
+
+
+def system_caller(*, ip: str = "", user_agent: str = "", request_id: str = "") -> Caller:
+    """The control plane itself (pre-authentication bookkeeping, the reconciler), acting for every tenant."""
+    return Caller(user_id=None, tenant_id=None, role="system", ip=ip, user_agent=user_agent, request_id=request_id)

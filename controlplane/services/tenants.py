@@ -1,0 +1,73 @@
+"""Tenants: admins create, rename and delete them; everyone else sees only their own."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from controlplane.errors import InvalidInput, NotFound
+from controlplane.models import tables as t
+from controlplane.models.tenancy import TenantCreate, TenantUpdate
+from controlplane.services import audit, authz
+from controlplane.services.caller import Caller
+
+T = t.tenants
+
+
+def get(session: Session, caller: Caller, tenant_id: UUID) -> sa.Row:
+    """One tenant the caller may see."""
+    row = session.execute(sa.select(T).where(T.c.id == tenant_id)).first()
+    if row is None:
+        raise NotFound("no such tenant")
+    return row
+
+
+def resolve(session: Session, name: str | None, tenant_id: UUID | None, *, field: str = "tenant") -> UUID:
+    """The id of the tenant named ``name`` or with ``tenant_id`` (as visible to the caller)."""
+    if tenant_id is not None:
+        row = session.execute(sa.select(T.c.id).where(T.c.id == tenant_id)).first()
+    elif name is not None:
+        row = session.execute(sa.select(T.c.id).where(T.c.name == name)).first()
+    else:
+        raise InvalidInput("give the tenant (name) or tenant_id", field=field)
+    if row is None:
+        raise InvalidInput("no such tenant", field=field)
+    return row.id
+
+
+def list_query() -> sa.Select:
+    """Every tenant (RLS shows non-admins their own only)."""
+    return sa.select(T)
+
+
+def create(session: Session, caller: Caller, body: TenantCreate) -> sa.Row:
+    """A new tenant (admins only)."""
+    authz.require_admin(caller, "create tenants")
+    row = session.execute(sa.insert(T).values(name=body.name, display_name=body.display_name).returning(T)).one()
+    audit.record(session, caller, "tenant.create", target_kind="Tenant", target_id=row.id, target_name=row.name,
+                 tenant_id=row.id)
+    return row
+
+
+def update(session: Session, caller: Caller, tenant_id: UUID, body: TenantUpdate) -> sa.Row:
+    """Change a tenant's display name (admins, or the tenant's managers)."""
+    get(session, caller, tenant_id)
+    authz.require_manager(caller, "change the tenant", tenant_id)
+    values = body.model_dump(exclude_unset=True, exclude_none=True)
+    row = session.execute(
+        sa.update(T).where(T.c.id == tenant_id).values(**values, updated_at=sa.func.now()).returning(T)
+    ).one()
+    audit.record(session, caller, "tenant.update", target_kind="Tenant", target_id=row.id, target_name=row.name,
+                 tenant_id=row.id, details={"fields": sorted(values)})
+    return row
+
+
+def delete(session: Session, caller: Caller, tenant_id: UUID) -> None:
+    """Delete a tenant with its projects and users; refused while it still has guests (admins only)."""
+    row = get(session, caller, tenant_id)
+    authz.require_admin(caller, "delete tenants")
+    session.execute(sa.delete(T).where(T.c.id == tenant_id))
+    audit.record(session, caller, "tenant.delete", target_kind="Tenant", target_id=row.id, target_name=row.name,
+                 tenant_id=row.id)
