@@ -226,9 +226,9 @@ def guest_name(guest: Any) -> str:
     return str(guest.config["name" if guest.kind == "qemu" else "hostname"])
 
 
-def inventory_list(sim: Simulator, tmp: Path, want_facts: bool, password: bool = False) -> dict[str, Any]:
-    """``ansible-inventory --list`` over a ``*.proxmox.yml`` file for ``sim``; the token secret (or with
-    ``password`` root@pam's password, for a ticket login) comes from the environment."""
+def inventory_list(sim: Simulator, tmp: Path, want_facts: bool, password: bool = False, **extra: Any) -> dict[str, Any]:
+    """``ansible-inventory --list`` over a ``*.proxmox.yml`` file for ``sim`` (``extra`` plugin options);
+    the token secret (or with ``password`` root@pam's password, for a ticket login) comes from the env."""
     source = tmp / f"{'facts' if want_facts else 'plain'}{'-password' if password else ''}.proxmox.yml"
     options: dict[str, Any] = {
         "plugin": "community.proxmox.proxmox",
@@ -236,6 +236,7 @@ def inventory_list(sim: Simulator, tmp: Path, want_facts: bool, password: bool =
         "user": "root@pam",
         "validate_certs": True,
         "want_facts": want_facts,
+        **extra,
     }
     env = ansible_env(sim, tmp)
     if password:
@@ -292,9 +293,14 @@ def test_inventory_plugin_lists_every_guest(pvesim_factory: Any, tmp_path: Path)
     assert not any("proxmox_status" in v for v in plain["_meta"]["hostvars"].values())
     assert inventory_list(sim, tmp_path, want_facts=False, password=True) == plain
 
-    facts = inventory_list(sim, tmp_path, want_facts=True)
+    facts = inventory_list(
+        sim, tmp_path, want_facts=True, qemu_extended_statuses=True, want_proxmox_nodes_ansible_host=True
+    )
     expect_groups(facts)
     hostvars = facts["_meta"]["hostvars"]
+    for node in sim.state.nodes.values():
+        assert hostvars[node.name]["ansible_host"] == node.ip, hostvars[node.name]
+    assert members(facts, "proxmox_all_paused") == members(facts, "proxmox_all_prelaunch") == set()
     for g in listed:
         fv = hostvars[guest_name(g)]
         assert fv["proxmox_status"] == g.status, (g.vmid, fv)
@@ -312,3 +318,9 @@ def test_inventory_plugin_lists_every_guest(pvesim_factory: Any, tmp_path: Path)
     assert eth0["inet"].endswith("/24"), eth0
     agent_ifaces = hostvars[guest_name(agent_vm)]["proxmox_agent_interfaces"]
     assert any("127.0.0.1/24" in i["ip-addresses"] for i in agent_ifaces), agent_ifaces
+
+    sim.state.set_node_online("pve2", False)
+    partial = inventory_list(sim, tmp_path, want_facts=False)
+    assert members(partial, "proxmox_nodes") == set(sim.state.nodes)
+    assert set(partial["_meta"]["hostvars"]) == {guest_name(g) for g in listed if g.node == "pve1"}
+    assert members(partial, "proxmox_pve2_qemu") == members(partial, "proxmox_pve2_lxc") == set()
