@@ -61,18 +61,26 @@ def _say(message: str) -> None:
     console.print(f"[dim]•[/dim] {message}")
 
 
-def _serve(settings: Settings, *, title: str) -> None:
+def _serve(settings: Settings, *, title: str, demo: bool = False) -> None:
     import uvicorn
 
     from controlplane.api.app import create_app
     from controlplane.api.deps import AppDeps
+    from controlplane.demo import DemoCluster
     from controlplane.stack import Stack
 
     stack = Stack(settings, report=_say)
+    demo_cluster = DemoCluster(settings.data_dir.resolve() / "pvesim")
     try:
         stack.start()
         assert stack.app_engine is not None and stack.vault is not None
-        http_app = create_app(AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault))
+        checks = {}
+        if demo and demo_cluster.wanted(stack.app_engine):
+            demo_cluster.start(stack.app_engine, stack.vault, _say)
+            checks["pvesim"] = demo_cluster.check
+        http_app = create_app(
+            AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault, extra_checks=checks)
+        )
         url = f"http://{settings.http_host}:{settings.http_port}"
         console.print(
             f"\n[bold]{title}[/bold] {__version__} listening on [cyan]{url}[/cyan]  "
@@ -90,14 +98,16 @@ def _serve(settings: Settings, *, title: str) -> None:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     finally:
+        demo_cluster.stop()
         stack.stop()
         console.print("controlplane stopped; every component it started is stopped too.")
 
 
 @app.command()
 def up(host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None) -> None:
-    """Start the whole control plane on embedded defaults: PostgreSQL, OpenBao, the API."""
-    _serve(_settings(host, port, data_dir), title="controlplane")
+    """Start the whole control plane on embedded defaults: PostgreSQL, OpenBao, the API (and, while no
+    cluster is registered, a Proxmox VE simulator as cluster 'demo')."""
+    _serve(_settings(host, port, data_dir), title="controlplane", demo=True)
 
 
 @app.command()

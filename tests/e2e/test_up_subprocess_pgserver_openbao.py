@@ -63,7 +63,7 @@ def processes_using(data_dir: Path) -> list[str]:
     return found
 
 
-def test_up_is_ready_keeps_data_across_restarts_and_stops_cleanly(tmp_path: Path) -> None:
+def test_up_with_the_demo_cluster_is_ready_keeps_data_across_restarts_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     port = free_port()
@@ -73,6 +73,7 @@ def test_up_is_ready_keeps_data_across_restarts_and_stops_cleanly(tmp_path: Path
         components = body["components"]
         assert components["postgresql"]["status"] == "ok" and components["postgresql"]["version"]
         assert components["vault"]["status"] == "ok" and components["vault"]["version"]
+        assert components["pvesim"]["status"] == "ok"
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
         assert (data_dir / "openbao" / "init.json").stat().st_mode & 0o777 == 0o600
 
@@ -90,5 +91,11 @@ def test_up_is_ready_keeps_data_across_restarts_and_stops_cleanly(tmp_path: Path
         socket_dir = postgres_socket_dir(data_dir)
         with psycopg.connect(f"postgresql://controlplane_owner@/controlplane?host={socket_dir}") as conn:
             assert conn.execute("SELECT name FROM tenants").fetchall() == [("survivor",)]
+            # the simulator came back as the same demo cluster, its token only in Vault
+            (endpoint, secret_path), = conn.execute("SELECT endpoint, secret_path FROM clusters").fetchall()
+            nodes = conn.execute("SELECT count(*) FROM nodes").fetchone()
+        assert endpoint.startswith("https://127.0.0.1:") and secret_path.startswith("controlplane/clusters/")
+        assert nodes == (3,)
+        assert set(vault_of(data_dir).read(secret_path)) == {"token_id", "token_secret"}
         assert vault_of(data_dir).read("controlplane/test/persist") == {"value": "kept"}
     assert processes_using(data_dir) == []
