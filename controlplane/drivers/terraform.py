@@ -124,7 +124,12 @@ class TerraformDriver:
     def converge(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *,
                  adopt: bool = False, on_event: EventHandler | None = None,
                  control: ProcessControl | None = None) -> RunResult:
-        """Make the guest match its variables; ``adopt`` imports a guest that exists without state."""
+        """Make the guest match its variables. ``adopt`` first imports a guest that exists in Proxmox but
+        not in the workspace's state (e.g. one created before the control plane managed it)."""
+        return self._converge(guest, workspace, credentials, adopt=adopt, on_event=on_event, control=control)
+
+    def _converge(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *, adopt: bool,
+                  on_event: EventHandler | None, control: ProcessControl | None) -> RunResult:
         env = credentials.env()
         with self._run_dir(guest, adopt=adopt) as workdir:
             self.runner.init(workdir, workspace, on_event=on_event, control=control)
