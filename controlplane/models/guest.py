@@ -128,6 +128,19 @@ class Metadata(Strict):
     project_id: UUID | None = None
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_bookkeeping(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in BOOKKEEPING}
+        return data
+
+
+BOOKKEEPING = frozenset(
+    {"tenant_id", "generation", "resource_version", "assigned_user_id", "created_at", "updated_at", "deleted_at"}
+)
+"""Metadata fields the API returns and ignores on input (a read document can be written back)."""
+
 
 class GuestDocument(BaseModel):
     """A guest as clients write it; ``status``, ``id`` and bookkeeping fields are ignored on input."""
