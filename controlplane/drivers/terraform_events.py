@@ -27,7 +27,7 @@ TEMPORARY = re.compile(
 PERMANENT = re.compile(
     r"invalid value for variable|unsupported argument|missing required argument|invalid reference|"
     r"unsupported block|argument or block definition required|incorrect attribute value type|"
-    r"invalid expression|validation|authentication|authenticat|permission|\b401\b|\b403\b|"
+    r"invalid expression|validation|authenticat|permission|\b401\b|\b403\b|"
     r"already exists|not supported|invalid configuration|module not installed|failed to query available",
     re.IGNORECASE,
 )
