@@ -1,0 +1,95 @@
+"""The converge path of a run (the object exists and is not being deleted): record intent, adopt a guest
+a crashed run created, apply with OpenTofu, reach the desired power, configure, and write Ready."""
+
+from __future__ import annotations
+
+from controlplane.drivers.proxmox_observe import guest_status
+from controlplane.drivers.terraform import GuestModule
+from controlplane.errors import TemporaryError
+
+from . import store
+from .conditions import CONFIGURED, DRIFTED, PROVISIONED, READY, set_condition
+from .context import RunContext
+from .credentials import load_cluster
+from .intent import record_intent
+from .kinds import workspace
+from .power import converge_power
+from .runlog import RunRecorder
+from .store import ManagedObject, system_tx
+from .terraform_run import converge
+from .translate import module_variables
+
+
+def _adopt_needed(ctx: RunContext, obj: ManagedObject, access: object, run: RunRecorder) -> bool:
+    """With a pending create: does the guest exist already (a crashed run created it)? A different guest
+    holding the VMID makes the intent void: it is dropped and the run retried with a new VMID."""
+    if not obj.status.get("create_pending"):
+        return False
+    vmid, node = int(obj.status["vmid"]), str(obj.status["node"])
+    current = guest_status(access, obj.kind.name, node, vmid)  # type: ignore[arg-type]
+    if current is None:
+        return False
+    if current.get("name") not in (obj.name, None):
+        for key in ("vmid", "node", "create_pending", "placement"):
+            obj.status.pop(key, None)
+        with system_tx(ctx.engine) as conn:
+            store.write_status(conn, obj)
+        raise TemporaryError(f"VMID {vmid} is taken by another guest ({current.get('name')}); choosing again",
+                             component="proxmox", delay=0.0)
+    run.log(f"VMID {vmid} exists already on {node}: adopting it into the workspace instead of creating it")
+    return True
+
+
+def _action(plan: dict[str, object], adopt: bool) -> str:
+    counts = plan["counts"]
+    assert isinstance(counts, dict)
+    if adopt or counts["create"]:
+        return "create"
+    return "update" if counts["update"] or counts["replace"] else "reconcile"
+
+
+def converge_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> None:
+    """Make the guest match its spec; raises TemporaryError / PermanentError on failure."""
+    with system_tx(ctx.engine) as conn:
+        creds = load_cluster(conn, obj.cluster_id, ctx.vault, ctx.data_dir)  # type: ignore[arg-type]
+    if obj.status.get("vmid") is None:
+        record_intent(ctx, obj, creds, run)
+    adopt = _adopt_needed(ctx, obj, creds.access, run)
+    vmid, node = int(obj.status["vmid"]), str(obj.status["node"])
+    guest = GuestModule(obj.kind.name, module_variables(obj, vmid, node))
+    outcome = converge(ctx.terraform, guest, workspace(obj.kind, obj.id), creds.terraform, run, adopt=adopt,
+                       cancel=ctx.cancel)
+    run.set_action(_action(outcome.plan, adopt))
+    out = outcome.outputs
+    obj.status.update(vmid=int(out.get("vm_id") or vmid), node=str(out.get("node_name") or node),
+                      ipv4=out.get("ipv4_address") or obj.status.get("ipv4"), mac=out.get("mac_address"))
+    obj.status.pop("create_pending", None)
+    obj.conditions = set_condition(obj.conditions, PROVISIONED, True, "Applied" if outcome.applied else "UpToDate",
+                                   f"plan: {outcome.plan['counts']}")
+    with system_tx(ctx.engine) as conn:
+        store.write_status(conn, obj)
+    run.set_summary(timings={**run.summary.get("timings", {}), **outcome.timings})
+
+    obj.status["power"] = converge_power(creds.access, obj, run, ctx.engine, timeout=ctx.power_timeout)
+    _configure(ctx, obj, run)
+    for key in ("stalled_generation", "drift", "last_error"):
+        obj.status.pop(key, None)
+    obj.conditions = set_condition(obj.conditions, DRIFTED, False, "InSync", "")
+    obj.conditions = set_condition(obj.conditions, READY, True, "Reconciled", "")
+    with system_tx(ctx.engine) as conn:
+        store.write_status(conn, obj, observed_generation=obj.generation)
+
+
+def _configure(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> None:
+    """Run the configuration hook once per generation when ``spec.configure`` asks for it."""
+    if not obj.spec.get("configure"):
+        return
+    if ctx.configure is None:
+        obj.conditions = set_condition(obj.conditions, CONFIGURED, "Unknown", "NoConfigureDriver",
+                                       "no configuration driver is wired into this worker")
+        return
+    if obj.status.get("configured_generation") == obj.generation:
+        return
+    ctx.configure(obj, run)
+    obj.status["configured_generation"] = obj.generation
+    obj.conditions = set_condition(obj.conditions, CONFIGURED, True, "Configured", "")

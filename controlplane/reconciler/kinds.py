@@ -1,0 +1,27 @@
+"""The kinds of managed object the reconciler converges, their tables, and their Terraform workspaces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class ObjectKind:
+    """A managed kind: its name (as in documents and leases), its table and its Proxmox API name."""
+
+    name: str
+    table: str
+    api: str
+
+
+VM = ObjectKind("VirtualMachine", "virtual_machines", "qemu")
+CONTAINER = ObjectKind("Container", "containers", "lxc")
+KINDS: dict[str, ObjectKind] = {VM.name: VM, CONTAINER.name: CONTAINER}
+RESYNC = "ClusterResync"
+"""Lease kind of a cluster's periodic observation (one worker observes a cluster at a time)."""
+
+
+def workspace(kind: ObjectKind, object_id: UUID | str) -> str:
+    """The Terraform workspace (one per object) holding the object's state in the pg backend."""
+    return f"{kind.api}-{object_id}"

@@ -1,0 +1,125 @@
+"""Work leases in PostgreSQL: which objects are due, who works on each, until when, and when to retry.
+
+A row of ``work_leases`` is one object that needs a run. :func:`schedule_due` adds a row for every object
+that is due (spec newer than what was observed, deletion requested, a power action pending);
+:func:`claim` takes due, unheld (or expired) rows with ``FOR UPDATE SKIP LOCKED`` so several workers never
+take the same one; the holder renews while the run lasts (:func:`renew`); at the end the row is deleted
+(converged) or given back with ``next_attempt_at`` in the future (retry). An expired lease is taken over
+by whoever claims next. Nothing else coordinates the workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from .kinds import KINDS, RESYNC
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claimed piece of work: the object, who holds it, and how many attempts failed before."""
+
+    object_kind: str
+    object_id: UUID
+    holder: str
+    attempts: int
+    last_error: str | None
+
+
+def _due_select(table: str, kind: str) -> str:
+    return (
+        f"SELECT '{kind}', g.id, g.tenant_id FROM {table} g WHERE g.deleted_at IS NOT NULL "
+        "OR (g.generation > g.observed_generation "
+        "    AND coalesce((g.status->>'stalled_generation')::bigint, -1) <> g.generation) "
+        "OR EXISTS (SELECT 1 FROM guest_actions a WHERE a.target_id = g.id AND a.state = 'pending')"
+    )
+
+
+SCHEDULE_SQL = (
+    "INSERT INTO work_leases (object_kind, object_id, tenant_id) "
+    + " UNION ALL ".join(_due_select(k.table, k.name) for k in KINDS.values())
+    + " ON CONFLICT (object_kind, object_id) DO NOTHING"
+)
+
+
+def schedule_due(conn: sa.Connection) -> int:
+    """Add a lease row for every due object that has none; returns how many were added."""
+    return conn.execute(sa.text(SCHEDULE_SQL)).rowcount or 0
+
+
+def enqueue(conn: sa.Connection, kind: str, object_id: UUID, tenant_id: UUID | None) -> None:
+    """Make one object due now (a drift to correct, say), unless it already has a lease row."""
+    conn.execute(
+        sa.text("INSERT INTO work_leases (object_kind, object_id, tenant_id) VALUES (:k, :id, :t) "
+                "ON CONFLICT (object_kind, object_id) DO NOTHING"),
+        {"k": kind, "id": object_id, "t": tenant_id},
+    )
+
+
+CLAIM_SQL = """
+WITH due AS (
+  SELECT object_kind, object_id FROM work_leases
+  WHERE object_kind = ANY(:kinds) AND next_attempt_at <= now() AND (holder IS NULL OR expires_at < now())
+  ORDER BY next_attempt_at LIMIT :limit FOR UPDATE SKIP LOCKED
+)
+UPDATE work_leases w SET holder = :holder, acquired_at = now(), expires_at = now() + make_interval(secs => :ttl)
+FROM due WHERE w.object_kind = due.object_kind AND w.object_id = due.object_id
+RETURNING w.object_kind, w.object_id, w.attempts, w.last_error
+"""
+
+
+def claim(conn: sa.Connection, holder: str, limit: int, ttl: float, kinds: tuple[str, ...] = tuple(KINDS)
+          ) -> list[Lease]:
+    """Take up to ``limit`` due leases for ``holder`` for ``ttl`` seconds (skipping rows others hold)."""
+    if limit <= 0:
+        return []
+    rows = conn.execute(sa.text(CLAIM_SQL), {"kinds": list(kinds), "limit": limit, "holder": holder, "ttl": ttl})
+    return [Lease(r.object_kind, r.object_id, holder, r.attempts, r.last_error) for r in rows]
+
+
+def renew(conn: sa.Connection, holder: str, object_ids: list[UUID], ttl: float) -> set[UUID]:
+    """Extend ``holder``'s leases on ``object_ids``; returns the ids still held (the others were lost)."""
+    if not object_ids:
+        return set()
+    rows = conn.execute(
+        sa.text("UPDATE work_leases SET expires_at = now() + make_interval(secs => :ttl) "
+                "WHERE holder = :holder AND object_id = ANY(:ids) RETURNING object_id"),
+        {"ttl": ttl, "holder": holder, "ids": object_ids},
+    )
+    return {r[0] for r in rows}
+
+
+def release(conn: sa.Connection, lease: Lease) -> None:
+    """The object converged (or is gone): drop its lease row."""
+    conn.execute(
+        sa.text("DELETE FROM work_leases WHERE object_kind = :k AND object_id = :id AND holder = :h"),
+        {"k": lease.object_kind, "id": lease.object_id, "h": lease.holder},
+    )
+
+
+def retry_later(conn: sa.Connection, lease: Lease, delay: float, error: str) -> None:
+    """Give the lease back with one more failed attempt, due again in ``delay`` seconds."""
+    conn.execute(
+        sa.text("UPDATE work_leases SET holder = NULL, expires_at = NULL, attempts = attempts + 1, "
+                "next_attempt_at = now() + make_interval(secs => :delay), last_error = :err "
+                "WHERE object_kind = :k AND object_id = :id AND holder = :h"),
+        {"delay": delay, "err": error[:2000], "k": lease.object_kind, "id": lease.object_id, "h": lease.holder},
+    )
+
+
+def claim_resync(conn: sa.Connection, holder: str, interval: float) -> list[UUID]:
+    """Clusters whose periodic observation is due; each is then not due again for ``interval`` seconds."""
+    conn.execute(sa.text(
+        "INSERT INTO work_leases (object_kind, object_id) SELECT :k, id FROM clusters "
+        "ON CONFLICT (object_kind, object_id) DO NOTHING"), {"k": RESYNC})
+    rows = conn.execute(sa.text(
+        "WITH due AS (SELECT object_id FROM work_leases WHERE object_kind = :k AND next_attempt_at <= now() "
+        "  FOR UPDATE SKIP LOCKED) "
+        "UPDATE work_leases w SET holder = :holder, acquired_at = now(), "
+        "  next_attempt_at = now() + make_interval(secs => :interval) "
+        "FROM due WHERE w.object_kind = :k AND w.object_id = due.object_id RETURNING w.object_id"),
+        {"k": RESYNC, "holder": holder, "interval": interval})
+    return [r[0] for r in rows]

@@ -1,0 +1,118 @@
+"""Observation and drift: one ``/cluster/resources`` call per cluster per resync updates the status of every
+managed guest of that cluster (power, node, CPU, memory, uptime) and finds drift made behind our back: a
+guest deleted, stopped/started, or resized. Drift shows as condition Drifted=True (and Ready=False); with
+the object's policy ``correct`` the object is made due (a run then recreates/resizes/powers it), with
+``report`` it is only shown. Objects under a run, or with a newer spec than observed, are not judged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from controlplane.drivers.proxmox_observe import ClusterSnapshot, cluster_snapshot
+
+from . import leases
+from .conditions import DRIFTED, READY, get_condition, now_iso, set_condition
+from .context import RunContext
+from .credentials import load_cluster
+from .kinds import KINDS, ObjectKind
+from .store import system_tx
+
+
+@dataclass(frozen=True)
+class ObserveReport:
+    """What one resync of one cluster saw and did."""
+
+    cluster_id: UUID
+    api_calls: int
+    guests: int
+    drifted: int
+    enqueued: int
+    seconds: float
+
+
+def drift_reasons(kind: ObjectKind, spec: dict[str, Any], vmid: int, snapshot: ClusterSnapshot) -> list[str]:
+    """Why the observed guest differs from the spec (empty when it does not)."""
+    seen = snapshot.guests.get(vmid)
+    if seen is None or seen.kind != kind.name:
+        return [f"GuestMissing: VMID {vmid} does not exist in the cluster"]
+    reasons = []
+    if seen.power in ("running", "stopped") and seen.power != spec.get("power", "running"):
+        reasons.append(f"PowerDrift: the guest is {seen.power}, the spec says {spec.get('power', 'running')}")
+    if seen.cores and seen.cores != int(spec.get("cores", 1)):
+        reasons.append(f"ConfigDrift: {seen.cores} cores, the spec says {spec.get('cores')}")
+    if seen.memory_mb and seen.memory_mb != int(spec.get("memory_mb", 1024)):
+        reasons.append(f"ConfigDrift: {seen.memory_mb} MiB memory, the spec says {spec.get('memory_mb')}")
+    return reasons
+
+
+SELECT_SQL = """
+SELECT g.id, g.tenant_id, g.labels, g.spec, g.status, g.conditions, g.generation, g.observed_generation
+FROM {table} g
+WHERE g.cluster_id = :c AND g.deleted_at IS NULL AND g.status ? 'vmid'
+  AND NOT coalesce((g.status->>'create_pending')::boolean, false)
+  AND NOT EXISTS (SELECT 1 FROM work_leases w WHERE w.object_id = g.id AND w.holder IS NOT NULL
+                  AND w.expires_at > now())
+"""
+
+UPDATE_SQL = """
+UPDATE {table} g SET status = g.status || v.patch, conditions = v.conditions
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id uuid, patch jsonb, conditions jsonb)
+WHERE g.id = v.id
+"""
+
+
+def _judge(kind: ObjectKind, row: Any, snapshot: ClusterSnapshot, stamp: str) -> tuple[dict[str, Any], bool]:
+    """The status/conditions patch for one object, and whether it drifted."""
+    vmid = int(row.status["vmid"])
+    seen = snapshot.guests.get(vmid)
+    patch: dict[str, Any] = {"observed_at": stamp}
+    if seen is not None and seen.kind == kind.name:
+        patch.update(seen.as_status())
+    conditions = list(row.conditions or [])
+    reasons = drift_reasons(kind, row.spec, vmid, snapshot) if row.generation <= row.observed_generation else []
+    policy = row.spec.get("drift_policy") or (row.labels or {}).get("controlplane/drift") or "correct"
+    if reasons:
+        message = "; ".join(reasons) + (" (correcting)" if policy == "correct" else " (policy: report only)")
+        conditions = set_condition(conditions, DRIFTED, True, reasons[0].split(":", 1)[0], message)
+        conditions = set_condition(conditions, READY, False, "Drifted", message)
+        patch["drift"] = {"detected_at": stamp, "reasons": reasons, "policy": policy}
+    elif (get_condition(conditions, DRIFTED) or {}).get("status") == "True" \
+            and row.generation <= row.observed_generation:
+        conditions = set_condition(conditions, DRIFTED, False, "InSync", "")
+        if (get_condition(conditions, READY) or {}).get("reason") == "Drifted":
+            conditions = set_condition(conditions, READY, True, "Reconciled", "")
+        patch["drift"] = None
+    patch["conditions"] = conditions
+    return {"id": str(row.id), "patch": patch, "conditions": conditions}, bool(reasons) and policy == "correct"
+
+
+def resync_cluster(ctx: RunContext, cluster_id: UUID) -> ObserveReport:
+    """Observe one cluster with one API call and update every managed guest of it."""
+    started = time.monotonic()
+    with system_tx(ctx.engine) as conn:
+        creds = load_cluster(conn, cluster_id, ctx.vault, ctx.data_dir)
+    snapshot = cluster_snapshot(creds.access)
+    stamp = now_iso()
+    guests = drifted = enqueued = 0
+    with system_tx(ctx.engine) as conn:
+        for kind in KINDS.values():
+            rows = conn.execute(sa.text(SELECT_SQL.format(table=kind.table)), {"c": cluster_id}).all()
+            updates = []
+            for row in rows:
+                update, correct = _judge(kind, row, snapshot, stamp)
+                updates.append(update)
+                drifted += "drift" in update["patch"] and update["patch"]["drift"] is not None
+                if correct:
+                    leases.enqueue(conn, kind.name, row.id, row.tenant_id)
+                    enqueued += 1
+            guests += len(rows)
+            if updates:
+                conn.execute(sa.text(UPDATE_SQL.format(table=kind.table)), {"rows": json.dumps(updates)})
+    return ObserveReport(cluster_id, 1, guests, drifted, enqueued, round(time.monotonic() - started, 3))

@@ -1,0 +1,104 @@
+"""Run records: one ``runs`` row per attempt on an object, and its log in ``run_log_entries`` as it happens.
+
+OpenTofu's JSON events arrive line by line (already redacted by the Terraform driver); they are written
+in small batches (every 20 lines or half a second) so a reader of the run sees progress while it lasts.
+The runs of a worker that died are closed as failed by whoever takes over the object.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .store import ManagedObject, system_tx
+
+FLUSH_LINES = 20
+FLUSH_SECONDS = 0.5
+
+
+def close_orphans(conn: sa.Connection, object_id: UUID) -> int:
+    """Mark runs of the object still 'running' as failed: their worker lost its lease (it died or hung)."""
+    return conn.execute(
+        sa.text("UPDATE runs SET state = 'failed', finished_at = now(), "
+                "error = coalesce(error, 'worker lost: its lease expired and another worker took over') "
+                "WHERE target_id = :id AND state = 'running'"),
+        {"id": object_id},
+    ).rowcount or 0
+
+
+class RunRecorder:
+    """One run of one object: its row, its streamed log, and how it ended."""
+
+    def __init__(self, engine: Engine, obj: ManagedObject, *, action: str, attempt: int, worker: str) -> None:
+        self.engine = engine
+        self.summary: dict[str, Any] = {}
+        self._lines: list[tuple[str, str]] = []
+        self._seq = 0
+        self._last_flush = time.monotonic()
+        self._lock = threading.Lock()
+        self.tenant_id = obj.tenant_id
+        with system_tx(engine) as conn:
+            close_orphans(conn, obj.id)
+            self.id: UUID = conn.execute(
+                sa.text("INSERT INTO runs (tenant_id, target_kind, target_id, target_name, action, generation, "
+                        "state, attempt, worker, started_at) VALUES (:t, :k, :id, :name, :action, :gen, "
+                        "'running', :attempt, :worker, clock_timestamp()) RETURNING id"),
+                {"t": obj.tenant_id, "k": obj.kind.name, "id": obj.id, "name": obj.name, "action": action,
+                 "gen": obj.generation, "attempt": attempt, "worker": worker},
+            ).scalar_one()
+
+    def log(self, line: str, stream: str = "controlplane") -> None:
+        """Append one line to the run's log (written within half a second)."""
+        with self._lock:
+            self._lines.append((stream, line))
+            due = len(self._lines) >= FLUSH_LINES or time.monotonic() - self._last_flush >= FLUSH_SECONDS
+        if due:
+            self.flush()
+
+    def event(self, event: dict[str, Any]) -> None:
+        """Append one OpenTofu JSON event (its redacted line) to the log."""
+        self.log(json.dumps(event, separators=(",", ":"), default=str), stream="tofu")
+
+    def flush(self) -> None:
+        """Write the buffered lines now."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+            self._last_flush = time.monotonic()
+            first = self._seq + 1
+            self._seq += len(lines)
+        if not lines:
+            return
+        rows = [{"run": self.id, "seq": first + i, "t": self.tenant_id, "stream": s, "line": text}
+                for i, (s, text) in enumerate(lines)]
+        with system_tx(self.engine) as conn:
+            conn.execute(
+                sa.text("INSERT INTO run_log_entries (run_id, seq, tenant_id, stream, line) "
+                        "VALUES (:run, :seq, :t, :stream, :line)"), rows)
+
+    def set_summary(self, **values: Any) -> None:
+        """Merge ``values`` into the run's summary and store it now (a plan is recorded before its apply)."""
+        self.summary.update(values)
+        with system_tx(self.engine) as conn:
+            conn.execute(sa.text("UPDATE runs SET summary = CAST(:s AS jsonb) WHERE id = :id"),
+                         {"s": json.dumps(self.summary, default=str), "id": self.id})
+
+    def set_action(self, action: str) -> None:
+        """Name what the run turned out to do (create, update, delete, power, observe, noop)."""
+        with system_tx(self.engine) as conn:
+            conn.execute(sa.text("UPDATE runs SET action = :a WHERE id = :id"), {"a": action, "id": self.id})
+
+    def finish(self, state: str, error: str | None = None) -> None:
+        """Close the run as ``succeeded``, ``failed`` or ``cancelled``."""
+        self.flush()
+        with system_tx(self.engine) as conn:
+            conn.execute(
+                sa.text("UPDATE runs SET state = :state, error = :error, summary = CAST(:s AS jsonb), "
+                        "finished_at = clock_timestamp() WHERE id = :id AND state = 'running'"),
+                {"state": state, "error": error, "s": json.dumps(self.summary, default=str), "id": self.id},
+            )

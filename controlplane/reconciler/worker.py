@@ -1,0 +1,171 @@
+"""The worker: a loop that schedules due objects, claims leases, runs up to ``concurrency`` objects at once
+(threads: runs are mostly subprocesses and network waits), renews its leases while runs last, observes each
+cluster once per resync interval, and wakes on PostgreSQL NOTIFY as well as on a periodic poll (the poll
+alone is enough for correctness).
+
+``start_worker(...)`` runs one in-process (``controlplane up``); ``controlplane worker`` runs one in the
+foreground. Any number of workers, in any number of processes, coordinate only through PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from . import leases
+from .backoff import Backoff
+from .context import RunContext
+from .observe import resync_cluster
+from .reconcile import handle
+from .store import system_tx
+
+log = logging.getLogger(__name__)
+CHANNEL = "controlplane_work"
+
+
+@dataclass
+class WorkerConfig:
+    """How a worker paces itself."""
+
+    concurrency: int = 4
+    lease_ttl: float = 60.0
+    poll_interval: float = 5.0
+    resync_interval: float = 60.0
+    backoff: Backoff = field(default_factory=Backoff)
+    listen: bool = True
+
+
+def make_holder() -> str:
+    """A unique name for this worker: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """One worker; ``start()`` returns at once, ``stop()`` cancels running runs and waits for them."""
+
+    def __init__(self, ctx: RunContext, config: WorkerConfig) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.holder = ctx.holder
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="run")
+        self._active: dict[UUID, tuple[Future[str], threading.Event]] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.resyncs: list[object] = []
+
+    def start(self) -> Worker:
+        """Start the loop, the lease heartbeat and (if configured) the NOTIFY listener."""
+        targets = [self._loop, self._heartbeat] + ([self._listen] if self.config.listen else [])
+        for target in targets:
+            thread = threading.Thread(target=target, name=f"worker-{target.__name__.strip('_')}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("worker %s started (%d concurrent runs)", self.holder, self.config.concurrency)
+        return self
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop claiming, cancel the runs in progress (their leases are given back), wait for them."""
+        self._stop.set()
+        self._wake.set()
+        with self._lock:
+            for _, cancel in self._active.values():
+                cancel.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        log.info("worker %s stopped", self.holder)
+
+    @property
+    def busy(self) -> int:
+        """How many runs are in progress."""
+        with self._lock:
+            return len(self._active)
+
+    # -- threads ---------------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception:  # PostgreSQL away, say: log and try again at the next poll
+                log.exception("worker %s: scheduling failed", self.holder)
+            self._wake.wait(self.config.poll_interval)
+            self._wake.clear()
+
+    def _tick(self) -> None:
+        with system_tx(self.ctx.engine) as conn:
+            leases.schedule_due(conn)
+            clusters = leases.claim_resync(conn, self.holder, self.config.resync_interval)
+        for cluster_id in clusters:
+            try:
+                self.resyncs.append(resync_cluster(self.ctx, cluster_id))
+                del self.resyncs[:-100]
+            except Exception as exc:
+                log.warning("worker %s: observing cluster %s failed: %s", self.holder, cluster_id, exc)
+        free = self.config.concurrency - self.busy
+        if free <= 0 or self._stop.is_set():
+            return
+        with system_tx(self.ctx.engine) as conn:
+            claimed = leases.claim(conn, self.holder, free, self.config.lease_ttl)
+        for lease in claimed:
+            cancel = threading.Event()
+            ctx = dataclasses.replace(self.ctx, cancel=cancel)
+            with self._lock:
+                future = self._pool.submit(handle, ctx, lease, self.config.backoff)
+                self._active[lease.object_id] = (future, cancel)
+            future.add_done_callback(lambda f, oid=lease.object_id: self._done(oid, f))
+
+    def _done(self, object_id: UUID, future: Future[str]) -> None:
+        with self._lock:
+            self._active.pop(object_id, None)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("run of %s crashed: %s", object_id, future.exception())
+        self._wake.set()
+
+    def _heartbeat(self) -> None:
+        interval = max(0.2, self.config.lease_ttl / 3)
+        while not self._stop.wait(interval):
+            with self._lock:
+                held = dict(self._active)
+            if not held:
+                continue
+            try:
+                with system_tx(self.ctx.engine) as conn:
+                    kept = leases.renew(conn, self.holder, list(held), self.config.lease_ttl)
+            except Exception:
+                log.exception("worker %s: renewing leases failed", self.holder)
+                continue
+            for object_id, (_, cancel) in held.items():
+                if object_id not in kept and not cancel.is_set():
+                    log.warning("worker %s lost the lease on %s: cancelling its run", self.holder, object_id)
+                    cancel.set()
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            raw = None
+            try:
+                raw = self.ctx.engine.raw_connection()
+                pg = raw.driver_connection
+                pg.autocommit = True
+                pg.execute(f"LISTEN {CHANNEL}")
+                while not self._stop.is_set():
+                    for _ in pg.notifies(timeout=0.5, stop_after=1):
+                        self._wake.set()
+            except Exception as exc:
+                log.warning("worker %s: LISTEN failed (%s); polling only until it is back", self.holder, exc)
+                self._stop.wait(self.config.poll_interval)
+            finally:
+                if raw is not None:
+                    raw.invalidate()

@@ -1,0 +1,44 @@
+"""A VirtualMachine goes from request to Ready through the worker: lease, intent, OpenTofu (bpg provider,
+state in PostgreSQL) against the simulator, power through proxmoxer, run records with the streamed log.
+Real PostgreSQL (pgserver), OpenBao, OpenTofu + bpg, pvesim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from proxmoxer import ProxmoxAPI
+
+from tests.integration.reconciler.harness import VM, condition, create_guest, log_of, make_world, runs_of, wait_ready
+
+
+def test_vm_becomes_ready_with_vmid_node_and_ip(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
+    sim = pvesim_factory(nodes=2, task_seconds=0)
+    world = make_world(database, vault, toolchain, sim, tmp_path)
+    vm_id = create_guest(world, VM, "web-1", cores=1, memory_mb=512)
+    with world.worker(concurrency=1):
+        row = wait_ready(world, VM, vm_id)
+    status = row["status"]
+    assert status["vmid"] >= 100 and status["node"] in ("pve1", "pve2"), status
+    assert status["ipv4"] and status["ipv4"].count(".") == 3, status
+    assert status["power"] == "running" and "create_pending" not in status
+    assert status["placement"]["policy"] == "spread"
+    assert condition(row, "Provisioned")["status"] == "True"
+    assert row["observed_generation"] == row["generation"] == 1
+
+    px = ProxmoxAPI("127.0.0.1", port=sim.port, user="root@pam", token_name=sim.token_name,
+                    token_value=sim.token_secret, verify_ssl=sim.ca_file)
+    config = px.nodes(status["node"]).qemu(status["vmid"]).config.get()
+    assert config["name"] == "web-1" and int(config["memory"]) == 512
+
+    runs = runs_of(world, vm_id)
+    assert [r["state"] for r in runs] == ["succeeded"], runs
+    run = runs[0]
+    assert run["action"] == "create" and run["summary"]["plan"]["counts"]["create"] == 1
+    assert set(run["summary"]["timings"]) >= {"init", "plan", "apply"}
+    lines = log_of(world, run["id"])
+    events = [json.loads(x["line"]) for x in lines if x["stream"] == "tofu"]
+    assert any(e.get("type") == "apply_complete" for e in events), "apply events were not streamed into the log"
+    text = "\n".join(x["line"] for x in lines)
+    assert sim.token_secret not in text
+    assert not list((tmp_path / "runs").iterdir()), "run directories must be removed"
