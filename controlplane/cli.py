@@ -171,6 +171,74 @@ class _database:
             self.server.stop()
 
 
+user_app = typer.Typer(help="Users of the control plane (the first admin comes from here).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _read_password() -> str:
+    """The password from stdin when it is not a terminal, else from a prompt (asked twice)."""
+    import sys
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Argument(help="The user's email address (their login).")],
+    role: Annotated[str, typer.Option("--role", help="admin | manager | user")] = "user",
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Tenant name (managers and users).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a user; the password is read from stdin when it is not a terminal (prompted otherwise)."""
+    from pydantic import ValidationError
+
+    from controlplane.db.engine import RequestContext, create_app_engine, session_scope
+    from controlplane.services import users
+    from controlplane.services.caller import Caller
+    from controlplane.services.dberrors import translated
+
+    password = _read_password()
+    operator = Caller(user_id=None, tenant_id=None, role="admin", email="cli")
+    with _database(data_dir) as owner_url:
+        engine = create_app_engine(None, owner_url)
+        try:
+            with translated(), session_scope(engine, RequestContext(role="admin")) as session:
+                row = users.create_unchecked(session, operator, email, password, role, tenant)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            console.print(f"[red]error:[/red] {'.'.join(map(str, err['loc']))}: {err['msg']}")
+            raise typer.Exit(2) from exc
+        except ControlPlaneError as exc:
+            console.print(f"[red]error:[/red] {exc.message}" + (f" ({exc.field})" if exc.field else ""))
+            raise typer.Exit(1) from exc
+        finally:
+            engine.dispose()
+    typer.echo(f"created {row.role} {row.email} ({row.id})")
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDirOption = None) -> None:
+    """Recompute the audit log's hash chain; exit 1 and name the first event that was altered or removed."""
+    from controlplane.db.engine import create_engine
+    from controlplane.services.audit import verify_chain
+
+    with _database(data_dir) as owner_url:
+        engine = create_engine(owner_url)
+        try:
+            with engine.connect() as conn:
+                report = verify_chain(conn)
+        finally:
+            engine.dispose()
+    if not report.ok:
+        console.print(f"[red]audit chain broken[/red] after checking {report.checked} events: {report.problem}")
+        raise typer.Exit(1)
+    typer.echo(f"audit chain intact: {report.checked} events verified")
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

@@ -82,7 +82,8 @@ def test_assigned_user_sees_and_powers_one_guest_and_nothing_else(world: World) 
     world.acme.member.post("/api/v1/vms", json=world.vm_doc("other"))
     outsider = world.acme.outsider
     assert outsider.get("/api/v1/vms").json()["items"] == []
-    assigned = world.acme.manager.post(f"/api/v1/vms/{mine['id']}/assign", json={"user_id": str(world.acme.outsider_id)})
+    assigned = world.acme.manager.post(f"/api/v1/vms/{mine['id']}/assign",
+                                       json={"user_id": str(world.acme.outsider_id)})
     assert assigned.status_code == 200, assigned.text
     assert [v["metadata"]["name"] for v in outsider.get("/api/v1/vms").json()["items"]] == ["mine"]
     assert outsider.post(f"/api/v1/vms/{mine['id']}/actions/stop").status_code == 202
