@@ -166,3 +166,34 @@ def log_of(world: World, run_id: UUID) -> list[dict[str, Any]]:
     with system_tx(world.engine) as conn:
         rows = conn.execute(sa.text("SELECT * FROM run_log_entries WHERE run_id = :id ORDER BY seq"), {"id": run_id})
         return [dict(r) for r in rows.mappings()]
+
+
+def act(world: World, kind: str, guest_id: UUID, action: str) -> None:
+    """A power action as the API records it: desired power in the spec (new generation) plus an action row."""
+    power = {"start": "running", "stop": "stopped", "shutdown": "stopped"}.get(action)
+    with system_tx(world.engine) as conn:
+        if power is not None:
+            conn.execute(sa.text(
+                f"UPDATE {KINDS[kind].table} SET spec = spec || jsonb_build_object('power', CAST(:p AS text)), "
+                "generation = generation + 1 WHERE id = :id AND spec->>'power' <> :p"), {"p": power, "id": guest_id})
+        conn.execute(sa.text("INSERT INTO guest_actions (tenant_id, target_kind, target_id, action) "
+                             "VALUES (:t, :k, :id, :a)"),
+                     {"t": world.tenant_id, "k": kind, "id": guest_id, "a": action})
+
+
+def proxmox(sim: Simulator) -> Any:
+    """A proxmoxer client on the simulator (to look at what the reconciler did)."""
+    from proxmoxer import ProxmoxAPI
+
+    return ProxmoxAPI("127.0.0.1", port=sim.port, user="root@pam", token_name=sim.token_name,
+                      token_value=sim.token_secret, verify_ssl=sim.ca_file)
+
+
+def workspaces(world: World) -> set[str]:
+    """Workspaces with state in the pg backend."""
+    import psycopg
+
+    with psycopg.connect(world.owner_url) as conn:
+        if not conn.execute("SELECT to_regclass('terraform_remote_state.states')").fetchone()[0]:
+            return set()
+        return {r[0] for r in conn.execute("SELECT name FROM terraform_remote_state.states")}
