@@ -1,0 +1,71 @@
+"""Drift made behind the control plane's back, found by one /cluster/resources call per resync: a guest
+deleted out of band is recreated (policy correct); a guest stopped out of band under policy report is shown
+as Drifted and left alone; a guest resized out of band is resized back. Real PostgreSQL, OpenBao,
+OpenTofu + bpg, pvesim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from controlplane.util.net import wait_for
+from tests.integration.reconciler.harness import (
+    VM,
+    condition,
+    create_guest,
+    guest,
+    make_world,
+    proxmox,
+    runs_of,
+    wait_ready,
+)
+
+
+def test_deleted_out_of_band_is_recreated(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
+    sim = pvesim_factory(nodes=1, task_seconds=0)
+    world = make_world(database, vault, toolchain, sim, tmp_path)
+    vm_id = create_guest(world, VM, "keep-1")
+    with world.worker(concurrency=1) as worker:
+        vmid = wait_ready(world, VM, vm_id)["status"]["vmid"]
+        sim.state.delete_guest(vmid)
+        drifted = wait_for(lambda: (r := guest(world, VM, vm_id)) and condition(r, "Drifted").get("status") == "True"
+                           and r, timeout=30, what="drift to be detected")
+        assert condition(drifted, "Drifted")["reason"] == "GuestMissing"
+        wait_for(lambda: condition(guest(world, VM, vm_id), "Drifted").get("status") == "False"
+                 and condition(guest(world, VM, vm_id), "Ready").get("status") == "True", timeout=120,
+                 what="the guest to be recreated")
+        assert worker.resyncs and all(r.api_calls == 1 for r in worker.resyncs)
+    assert proxmox(sim).nodes("pve1").qemu(vmid).status.current.get()["status"] == "running"
+    assert [r["action"] for r in runs_of(world, vm_id)] == ["create", "create"]
+
+
+def test_report_policy_only_reports(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
+    sim = pvesim_factory(nodes=1, task_seconds=0)
+    world = make_world(database, vault, toolchain, sim, tmp_path)
+    vm_id = create_guest(world, VM, "watch-1", labels={"controlplane/drift": "report"})
+    with world.worker(concurrency=1) as worker:
+        vmid = wait_ready(world, VM, vm_id)["status"]["vmid"]
+        sim.state.stop_guest(vmid)
+        row = wait_for(lambda: (r := guest(world, VM, vm_id)) and condition(r, "Drifted").get("status") == "True"
+                       and r, timeout=30, what="drift to be reported")
+        assert condition(row, "Drifted")["reason"] == "PowerDrift"
+        assert condition(row, "Ready") == {**condition(row, "Ready"), "status": "False", "reason": "Drifted"}
+        assert row["status"]["power"] == "stopped" and row["status"]["drift"]["policy"] == "report"
+        seen = len(worker.resyncs)
+        wait_for(lambda: len(worker.resyncs) >= seen + 2, timeout=30, what="two more resyncs")
+    assert proxmox(sim).nodes("pve1").qemu(vmid).status.current.get()["status"] == "stopped"
+    assert len(runs_of(world, vm_id)) == 1, "report-only drift must not start a run"
+
+
+def test_resized_out_of_band_is_resized_back(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
+    sim = pvesim_factory(nodes=1, task_seconds=0)
+    world = make_world(database, vault, toolchain, sim, tmp_path)
+    vm_id = create_guest(world, VM, "size-1", cores=1, memory_mb=512)
+    with world.worker(concurrency=1):
+        vmid = wait_ready(world, VM, vm_id)["status"]["vmid"]
+        sim.state.set_config(vmid, {"cores": 3, "memory": "2048"})
+        wait_for(lambda: len(runs_of(world, vm_id)) >= 2 and runs_of(world, vm_id)[-1]["state"] == "succeeded",
+                 timeout=60, what="a correcting run")
+        wait_ready(world, VM, vm_id)
+    config = proxmox(sim).nodes("pve1").qemu(vmid).config.get()
+    assert (int(config["cores"]), int(config["memory"])) == (1, 512)
+    assert runs_of(world, vm_id)[-1]["action"] == "update"
