@@ -71,7 +71,15 @@ def _apply_settings(rt: Runtime, guest: Guest, settings: dict[str, Any], endpoin
         elif disks.NET_RX.fullmatch(key):
             spec = endpoint_fmt(key) or {}
             value = disks.normalize_net(rt.seed, guest, key, str(value), spec.get("format") or {})
+        elif key == "tags" and not (guest.kind == "qemu" and guest.lock == "create"):
+            value = unique_tags(str(value))  # qemu's create stores tags verbatim, every other path normalises
         guest.config[key] = value
+
+
+def unique_tags(text: str) -> str:
+    """PVE's tag normalisation (default tag style): split on ``;``, ``,`` or blanks, lower-case, sort,
+    drop duplicates, join with ``;``."""
+    return ";".join(sorted({t.lower() for t in re.split(r"[;,\s]+", text) if t}))
 
 
 def _spec_lookup(rt: Runtime, kind: str):  # type: ignore[no-untyped-def]
@@ -159,9 +167,13 @@ def update_config(rt: Runtime, guest: Guest, params: dict[str, Any], check_lock:
 
 
 def delete(rt: Runtime, guest: Guest, params: dict[str, Any], user: str) -> str:
-    """``DELETE /nodes/{node}/{kind}/{vmid}``: refuse running/protected guests, else destroy."""
+    """``DELETE /nodes/{node}/{kind}/{vmid}``: refuse running (unless a container with ``force``, which is
+    stopped first) or protected guests, else destroy."""
     ensure_unlocked(guest)
-    if guest.status == "running":
+    force = guest.kind == "lxc" and bool(params.get("force"))
+    if guest.status == "running" and not force:
+        if guest.kind == "lxc":
+            raise PveError(500, f"unable to destroy CT {guest.vmid} - container is running")
         raise PveError(500, f"{guest.label} {guest.vmid} is running - destroy failed")
     if guest.config.get("protection"):
         raise PveError(500, f"can't remove {guest.label} {guest.vmid} - protection mode enabled")
@@ -170,6 +182,7 @@ def delete(rt: Runtime, guest: Guest, params: dict[str, Any], user: str) -> str:
     def effect() -> None:
         if state.guests.get(guest.vmid) is not guest:
             return
+        guest.status, guest.started_at, guest.pid, guest.paused = "stopped", None, None, False
         owned = [v for (n, v), vol in state.volumes.items() if n == guest.node and vol.vmid == guest.vmid]
         keep_unreferenced = guest.kind == "qemu" and not params.get("destroy-unreferenced-disks")
         referenced = set(disks.referenced_volumes(guest))

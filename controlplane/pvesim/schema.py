@@ -160,7 +160,8 @@ def check_value(spec: dict[str, Any], raw: Any, name: str = "") -> Any:
     """Validate one value against its schema; return it coerced (ValueError with PVE's message)."""
     typ = spec.get("type", "string")
     if isinstance(raw, list) and typ != "array":
-        raw = raw[-1] if raw else ""
+        # repeated keys: PVE joins them with NUL, which its ``*-list`` formats split like commas
+        raw = ",".join(map(str, raw)) if str(spec.get("format", "")).endswith("-list") else (raw[-1] if raw else "")
     if typ == "boolean":
         text = str(raw).strip().lower() if not isinstance(raw, bool) else ("1" if raw else "0")
         if text in _TRUE:

@@ -324,3 +324,70 @@ def test_inventory_plugin_lists_every_guest(pvesim_factory: Any, tmp_path: Path)
     assert members(partial, "proxmox_nodes") == set(sim.state.nodes)
     assert set(partial["_meta"]["hostvars"]) == {guest_name(g) for g in listed if g.node == "pve1"}
     assert members(partial, "proxmox_pve2_qemu") == members(partial, "proxmox_pve2_lxc") == set()
+
+
+def test_modules_update_options_and_forced_delete_with_ticket(pvesim_factory: Any, tmp_path: Path) -> None:
+    """``update: true`` on both modules, LXC ``disk_volume``/``mount_volumes``/``features``/``tags``, and
+    ``absent`` with ``force`` on a running container, logging in with a password (ticket) this time."""
+    sim = pvesim_factory(nodes=1)
+    kvm = {"node": "pve1", "vmid": 310, "name": "upd-vm", "cores": 1, "memory": 512, "tags": ["web", "Prod"]}
+    lxc = {
+        "node": "pve1",
+        "vmid": 410,
+        "hostname": "upd-ct",
+        "ostemplate": TEMPLATE,
+        "memory": 256,
+        "disk_volume": {"storage": "local-lvm", "size": 3},
+        "mount_volumes": [{"id": "mp0", "storage": "local-lvm", "size": 1, "mountpoint": "/srv"}],
+        "features": ["nesting=1"],
+        "tags": ["Web", "db"],
+        "netif": {"net0": "name=eth0,bridge=vmbr0,ip=dhcp"},
+    }
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("community.proxmox.proxmox_kvm", kvm),
+        ("community.proxmox.proxmox_kvm", {**kvm, "cores": 2, "tags": ["web", "db"], "update": True}),
+        ("community.proxmox.proxmox", lxc),
+        ("community.proxmox.proxmox", {**lxc, "memory": 1024, "update": True}),
+        ("community.proxmox.proxmox", {"vmid": 410, "state": "started"}),
+        ("community.proxmox.proxmox", {"vmid": 410, "state": "absent", "force": True}),
+    ]
+    tasks = [{"name": f"step {i}", module: args, "register": f"step{i}"} for i, (module, args) in enumerate(steps)]
+    results = tmp_path / "results.json"
+    record = "[" + ", ".join(f"step{i}" for i in range(len(steps))) + "] | to_json"
+    tasks.append(
+        {"name": "write results", "ansible.builtin.copy": {"content": "{{ " + record + " }}", "dest": str(results)}}
+    )
+    tasks.insert(5, api_get("ct config", "/nodes/pve1/lxc/410/config", "ct_config"))
+    tasks.insert(3, api_get("vm config", "/nodes/pve1/qemu/310/config", "vm_config"))
+    tasks.append(
+        {
+            "name": "write configs",
+            "ansible.builtin.copy": {
+                "content": "{{ [vm_config.json.data, ct_config.json.data] | to_json }}",
+                "dest": str(tmp_path / "configs.json"),
+            },
+        }
+    )
+    play = [
+        {
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": PYTHON},
+            "tasks": tasks,
+        }
+    ]
+    (tmp_path / "site.yml").write_text(yaml.safe_dump(play, sort_keys=False))
+    env = ansible_env(sim, tmp_path)
+    env["PROXMOX_PASSWORD"] = sim.password  # the modules prefer it to the token (which ``uri`` keeps using)
+    run(["ansible-playbook", "-i", "localhost,", str(tmp_path / "site.yml")], env, tmp_path)
+    outcome = json.loads(results.read_text())
+    assert [r["changed"] for r in outcome] == [True] * 6, outcome
+    assert outcome[5]["msg"] == "VM 410 removed.", outcome[5]
+    vm_config, ct_config = json.loads((tmp_path / "configs.json").read_text())
+    assert vm_config["cores"] == 2 and vm_config["tags"] == "db;web", vm_config
+    assert ct_config["memory"] == 1024 and ct_config["tags"] == "db;web" and ct_config["features"] == "nesting=1"
+    assert ct_config["rootfs"] == "local-lvm:vm-410-disk-0,size=3G", ct_config
+    assert ct_config["mp0"] == "local-lvm:vm-410-disk-1,mp=/srv,size=1G", ct_config
+    assert sim.state.guests[310].config["tags"] == "db;web" and 410 not in sim.state.guests
+    assert not [v for v in sim.state.volumes.values() if v.vmid == 410]
