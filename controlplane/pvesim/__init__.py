@@ -16,6 +16,8 @@ Standalone: ``controlplane pvesim --port 8006 --nodes 3 --guests 200 --seed 1`` 
 Admin API (outside ``/api2/json``; JSON bodies; root@pam token or ticket required, 403 otherwise):
 
 * ``GET    /_sim/state``                       counts: nodes (online flags), guests, running, pools, tasks
+* ``GET    /_sim/stats``                       API requests counted per (method, route template)
+* ``DELETE /_sim/stats``                       reset the request counters (returns what they held)
 * ``GET    /_sim/faults``                      active fault rules
 * ``POST   /_sim/faults``                      add a rule:
   ``{"kind": "error", "path": "/cluster/*", "rate": 0.5}``

@@ -43,6 +43,20 @@ def summary(rt: Runtime, m: dict[str, str], body: dict[str, Any]) -> dict[str, A
     }
 
 
+@_route("GET", r"/stats")
+def stats(rt: Runtime, m: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    """API requests counted per (method, route template) since start or the last reset."""
+    return rt.stats.describe()
+
+
+@_route("DELETE", r"/stats")
+def stats_reset(rt: Runtime, m: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    """Reset the request counters; returns what they held."""
+    described = rt.stats.describe()
+    rt.stats.reset()
+    return described
+
+
 @_route("GET", r"/faults")
 def fault_list(rt: Runtime, m: dict[str, str], body: dict[str, Any]) -> list[dict[str, Any]]:
     """Active fault rules."""

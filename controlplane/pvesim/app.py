@@ -109,6 +109,8 @@ class ApiHandler:
         rt, method = self.rt, request.method
         segs = decode_segments(request.rel_url.raw_path[len(API_PREFIX) :])
         path = "/" + "/".join(segs)
+        hit = self.router.match(method, segs)
+        rt.stats.record(method, hit[0].template if hit else path)
         try:
             rt.tasks.tick()
             faults = rt.faults.for_request(method, path)
@@ -123,10 +125,9 @@ class ApiHandler:
                 principal = ANONYMOUS
             else:
                 principal = rt.auth.authenticate(method, request.headers, auth_cookie(request.headers.get("Cookie")))
-            match = self.router.match(method, segs)
-            if match is None:
+            if hit is None:
                 raise NotImplementedRoute(method, path)
-            route, path_params = match
+            route, path_params = hit
             endpoint = self.endpoints[(route.method, route.template)]
             if "node" in path_params:
                 node = rt.state.node(path_params["node"])

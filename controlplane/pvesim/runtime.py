@@ -1,4 +1,5 @@
-"""The bundle of collaborators one running simulator shares between routes: state, tasks, auth, faults."""
+"""The bundle of collaborators one running simulator shares between routes: state, tasks, auth, faults,
+request counters."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from .config import SimConfig
 from .faults import Faults
 from .schema import ApiSchema
 from .state import ClusterState
+from .stats import RequestStats
 from .tasks import TaskManager
 
 
@@ -24,6 +26,7 @@ class Runtime:
     auth: Authenticator
     faults: Faults
     cache: dict[Any, Any] = field(default_factory=dict)
+    stats: RequestStats = field(default_factory=RequestStats)
 
     @property
     def seed(self) -> int:

@@ -19,6 +19,7 @@ from .faults import Faults
 from .runtime import Runtime, build_runtime
 from .schema import load_schema
 from .state import ClusterState
+from .stats import RequestStats
 
 TICK_SECONDS = 0.05
 SAVE_SECONDS = 0.5
@@ -53,6 +54,12 @@ class Simulator:
         """The fault injection rules."""
         assert self.runtime is not None, "simulator not started"
         return self.runtime.faults
+
+    @property
+    def stats(self) -> RequestStats:
+        """API request counters per (method, route template)."""
+        assert self.runtime is not None, "simulator not started"
+        return self.runtime.stats
 
     @property
     def url(self) -> str:

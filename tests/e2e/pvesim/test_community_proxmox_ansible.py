@@ -288,15 +288,26 @@ def test_inventory_plugin_lists_every_guest(pvesim_factory: Any, tmp_path: Path)
             facts = hostvars[guest_name(g)]
             assert (facts["proxmox_vmid"], facts["proxmox_node"], facts["proxmox_vmtype"]) == (g.vmid, g.node, g.kind)
 
+    nodes, pools = len(sim.state.nodes), 1
+    sim.stats.reset()
     plain = inventory_list(sim, tmp_path, want_facts=False)
     expect_groups(plain)
+    # one /nodes, lxc+qemu lists per node, /pools and each pool: the documented flat cost
+    assert sim.stats.total() == 1 + 2 * nodes + 1 + pools, sim.stats.snapshot()
+    assert client.data("GET", "/_sim/stats")["total"] == 1 + 2 * nodes + 1 + pools
     assert not any("proxmox_status" in v for v in plain["_meta"]["hostvars"].values())
     assert inventory_list(sim, tmp_path, want_facts=False, password=True) == plain
 
+    sim.stats.reset()
     facts = inventory_list(
         sim, tmp_path, want_facts=True, qemu_extended_statuses=True, want_proxmox_nodes_ansible_host=True
     )
     expect_groups(facts)
+    per_guest = 3 * len(listed)  # status/current, config, snapshot
+    running_cts = sum(1 for g in listed if g.kind == "lxc" and g.status == "running")
+    agents = sum(1 for g in listed if g.kind == "qemu" and g.config["agent"] == "1")
+    want_calls = 1 + 3 * nodes + 1 + pools + per_guest + running_cts + agents
+    assert sim.stats.total() == want_calls, sim.stats.snapshot()
     hostvars = facts["_meta"]["hostvars"]
     for node in sim.state.nodes.values():
         assert hostvars[node.name]["ansible_host"] == node.ip, hostvars[node.name]
@@ -384,6 +395,7 @@ def test_modules_update_options_and_forced_delete_with_ticket(pvesim_factory: An
     outcome = json.loads(results.read_text())
     assert [r["changed"] for r in outcome] == [True] * 6, outcome
     assert outcome[5]["msg"] == "VM 410 removed.", outcome[5]
+    assert sim.stats.count("POST", "/access/ticket") == len(steps)  # each module run logged in
     vm_config, ct_config = json.loads((tmp_path / "configs.json").read_text())
     assert vm_config["cores"] == 2 and vm_config["tags"] == "db;web", vm_config
     assert ct_config["memory"] == 1024 and ct_config["tags"] == "db;web" and ct_config["features"] == "nesting=1"
