@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from controlplane.config import Settings
 from controlplane.db.engine import session_scope
 from controlplane.drivers.vault import VaultStore
-from controlplane.errors import ControlPlaneError, PermissionDenied, Unauthenticated
+from controlplane.errors import ControlPlaneError, NotFound, PermissionDenied, Unauthenticated
 from controlplane.services import audit
 from controlplane.services.auth import AuthPolicy, Limiter, Mailer
 from controlplane.services.caller import READ, WRITE, Caller, system_caller
@@ -119,7 +119,9 @@ class Db:
     def _audit_failure(self, action: str, target_kind: str, target: Any, exc: ControlPlaneError) -> None:
         try:
             with session_scope(self.engine, self.caller.context()) as session:
-                audit.record(session, self.caller, action, target_kind=target_kind, target_id=target,
+                # a target the caller may not see is not named: its id must not reach this tenant's log
+                shown = "" if isinstance(exc, NotFound) else target
+                audit.record(session, self.caller, action, target_kind=target_kind, target_id=shown,
                              result=audit.FAILURE, details={"error": type(exc).__name__, "message": exc.message})
         except Exception:  # the original error matters more than a failed failure-audit
             import logging

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.api import World
+from tests.fixtures.api import PASSWORD, World
 
 PARALLEL = 16
 
@@ -22,7 +22,7 @@ def _create_all(url: str, token: str, docs: list[dict[str, Any]], path: str = "/
 
 
 def _token(world: World, email: str) -> str:
-    resp = world.api.client().post("/api/v1/auth/login", json={"email": email, "password": "correct horse battery staple"})
+    resp = world.api.client().post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
     return str(resp.json()["access_token"])
 
 

@@ -26,7 +26,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[email.message.Message] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 
@@ -85,7 +85,8 @@ def test_expired_reset_token_is_refused(mail_api: Api, smtp: tuple[int, Inbox], 
     token = _token_from(smtp[1])
     with psycopg.connect(database.owner, autocommit=True) as conn:
         conn.execute("UPDATE password_resets SET expires_at = now() - interval '1 second'")
-    resp = mail_api.client().post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD})
+    resp = mail_api.client().post("/api/v1/auth/password-reset/confirm",
+                                  json={"token": token, "password": NEW_PASSWORD})
     assert resp.status_code == 401
 
 
@@ -122,7 +123,8 @@ def test_limits_live_in_redis_and_are_shared_between_apps(database: DatabaseUrls
     second = build_api(database, vault, redis_url=redis_url, login_limit_account=3)
     assert isinstance(first.app.state.runtime.limiter, RedisLimiter)
     seed_user(first.engine, "shared@example.test", "admin")
-    codes = [r.status_code for r in _hammer(first, "shared@example.test", 2) + _hammer(second, "shared@example.test", 2)]
+    responses = _hammer(first, "shared@example.test", 2) + _hammer(second, "shared@example.test", 2)
+    codes = [r.status_code for r in responses]
     assert codes == [401, 401, 401, 429]
     assert isinstance(first.deps, AppDeps)
     first.engine.dispose()
