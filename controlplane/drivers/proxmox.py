@@ -42,13 +42,17 @@ class ClusterInventory:
 
 def _client(endpoint: str, token_id: str, token_secret: str, verify: bool | str, timeout: float) -> Any:
     parts = urlsplit(endpoint)
+    try:
+        port = parts.port or 8006
+    except ValueError as exc:
+        raise PermanentError(f"invalid port in {endpoint}", component=COMPONENT, field="endpoint") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PermanentError(f"not an http(s) URL: {endpoint}", component=COMPONENT, field="endpoint")
     user, _, token_name = token_id.partition("!")
     if not token_name:
         raise PermanentError("token_id must look like user@realm!name", component=COMPONENT, field="token_id")
     return proxmoxer.ProxmoxAPI(
-        parts.hostname, port=parts.port or 8006, user=user, token_name=token_name, token_value=token_secret,
+        parts.hostname, port=port, user=user, token_name=token_name, token_value=token_secret,
         verify_ssl=verify, timeout=timeout, service="PVE",
     )
 

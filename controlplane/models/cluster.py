@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
@@ -26,6 +27,18 @@ class ClusterCreate(Strict):
     )
     verify_tls: bool = True
     ca_cert_pem: Annotated[str, StringConstraints(max_length=65536)] | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        parts = urlsplit(value)
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError("the port must be between 1 and 65535") from exc
+        if not parts.hostname or port == 0:
+            raise ValueError("must be http(s)://host[:port]")
+        return value.rstrip("/")
 
     @field_validator("ca_cert_pem")
     @classmethod

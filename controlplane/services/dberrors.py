@@ -36,7 +36,8 @@ def translated() -> Iterator[None]:
             raise PermissionDenied("not allowed on this tenant's data") from exc
         if state in (_SERIALIZATION, _DEADLOCK):
             raise TemporaryError("a concurrent change interfered; retry", component="postgresql") from exc
-        if state.startswith("22"):  # data exceptions: NUL in text, out-of-range numbers, bad formats
+        # data exceptions: NUL in text (refused by psycopg before sending), out-of-range numbers, bad formats
+        if state.startswith("22") or isinstance(exc, sqlalchemy.exc.DataError):
             raise InvalidInput("a value cannot be stored (invalid characters or out of range)") from exc
         if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
             raise TemporaryError("the database is unavailable", component="postgresql") from exc
