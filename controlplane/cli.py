@@ -240,6 +240,38 @@ def audit_verify(data_dir: DataDirOption = None) -> None:
 
 
 @app.command()
+def inventory(
+    list_: Annotated[bool, typer.Option("--list", help="Print every host and group (script inventory JSON).")] = False,
+    host: Annotated[str | None, typer.Option("--host", help="Print the variables of host NAME.")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", envvar="CONTROLPLANE_INVENTORY_TENANT", help="Only this tenant's hosts.")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print the Ansible inventory read from the database, as a script inventory (--list / --host NAME).
+
+    The database is CONTROLPLANE_INVENTORY_DSN, else CONTROLPLANE_DATABASE_URL, else a running `controlplane up`.
+    """
+    import json
+    import os
+
+    from controlplane.services.inventory import host_json, load_inventory, script_json
+    from controlplane.services.inventory_source import resolve_source
+
+    if list_ == (host is not None):
+        console.print("[red]error:[/red] give exactly one of --list or --host NAME")
+        raise typer.Exit(2)
+    settings = _settings(data_dir=data_dir)
+    try:
+        source = resolve_source(settings, dsn=os.environ.get("CONTROLPLANE_INVENTORY_DSN"), tenant=bool(tenant))
+        hosts = load_inventory(source, tenant=tenant)
+        typer.echo(json.dumps(script_json(hosts) if list_ else host_json(hosts, str(host)), indent=2, sort_keys=True))
+    except ControlPlaneError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
