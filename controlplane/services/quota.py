@@ -62,6 +62,9 @@ def admit(session: Session, project_id: UUID, ask: Ask, *, exclude: UUID | None 
     """Lock the project and refuse (409) when ``ask`` on top of current usage exceeds a limit."""
     p = t.projects
     project = session.execute(sa.select(p).where(p.c.id == project_id).with_for_update()).one()
+    if all(limit is None for limit in (project.quota_vcpus, project.quota_memory_mb, project.quota_disk_gb,
+                                       project.quota_guests)):
+        return  # no limit to check; the lock is still held, so a quota set meanwhile waits for this create
     used = usage(session, project_id, exclude=exclude)
     limits = [
         ("vcpus", project.quota_vcpus, used.vcpus, ask.vcpus),
