@@ -16,11 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controlplane.drivers.ansible_files import playbook_digest, private_data_dir, unsafe_yaml, write_private
+from controlplane.drivers.ansible_files import (
+    configuration_digest,
+    playbook_digest,
+    private_data_dir,
+    unsafe_yaml,
+    write_private,
+)
 from controlplane.errors import ComponentError, InvalidInput
 from controlplane.util.binaries import PROJECT_ROOT, find_binary
 
-__all__ = ["PLAYBOOKS_DIR", "GuestTarget", "PlaybookEvent", "PlaybookResult", "playbook_digest", "run_playbook"]
+__all__ = [
+    "PLAYBOOKS_DIR", "GuestTarget", "PlaybookEvent", "PlaybookResult", "configuration_digest", "playbook_digest",
+    "run_playbook",
+]
 
 COMPONENT = "ansible"
 PLAYBOOKS_DIR = PROJECT_ROOT / "playbooks"

@@ -5,6 +5,7 @@ the SSH private key (mode 0600, removed with the directory), and the digest of a
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -88,3 +89,12 @@ def playbook_digest(playbook_dir: Path, playbook: str) -> str:
         digest.update(str(path.relative_to(playbook_dir)).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return "sha256:" + digest.hexdigest()
+
+
+def configuration_digest(configure: Mapping[str, Any], playbook_dir: Path) -> str:
+    """One digest of what a configuration run would do: ``spec.configure`` (playbook, roles, vars) and the
+    playbook's content. Store it when a run succeeds; a different value means the guest must run again."""
+    playbook = str(configure.get("playbook") or "site.yml")
+    spec_part = json.dumps(configure, sort_keys=True, separators=(",", ":"), default=str)
+    combined = hashlib.sha256(f"{spec_part}\0{playbook_digest(playbook_dir, playbook)}".encode())
+    return "sha256:" + combined.hexdigest()

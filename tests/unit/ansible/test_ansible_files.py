@@ -10,7 +10,7 @@ import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
 
-from controlplane.drivers.ansible import PLAYBOOKS_DIR, playbook_digest
+from controlplane.drivers.ansible import PLAYBOOKS_DIR, configuration_digest, playbook_digest
 from controlplane.drivers.ansible_files import private_data_dir, unsafe_yaml, write_private
 
 
@@ -49,3 +49,14 @@ def test_playbook_digest_changes_with_any_content_the_playbook_uses(tmp_path: Pa
     assert playbook_digest(copy, "site.yml") != first
     with pytest.raises(FileNotFoundError):
         playbook_digest(copy, "../etc/passwd")
+
+
+def test_configuration_digest_follows_spec_configure_and_playbook_content(tmp_path: Path) -> None:
+    copy = tmp_path / "playbooks"
+    shutil.copytree(PLAYBOOKS_DIR, copy)
+    configure = {"playbook": "site.yml", "vars": {"baseline_timezone": "Etc/UTC"}}
+    first = configuration_digest(configure, copy)
+    assert configuration_digest({"vars": {"baseline_timezone": "Etc/UTC"}, "playbook": "site.yml"}, copy) == first
+    assert configuration_digest({**configure, "vars": {"baseline_timezone": "Europe/Berlin"}}, copy) != first
+    (copy / "site.yml").write_text((copy / "site.yml").read_text() + "# edited\n")
+    assert configuration_digest(configure, copy) != first
