@@ -78,6 +78,14 @@ from ansible.errors import AnsibleError, AnsibleParserError  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable  # noqa: E402
 from ansible.utils.unsafe_proxy import wrap_var  # noqa: E402
 
+try:  # ansible-core >= 2.19: data is never a template unless trusted, so plain values are already safe
+    from ansible._internal._datatag._tags import TrustedAsTemplate  # noqa: F401
+
+    def _unsafe(value):  # type: ignore[no-untyped-def]
+        return value
+except ImportError:  # older ansible-core templates any string it is not told is unsafe
+    _unsafe = wrap_var
+
 FILTER_KEYS = ("tenants", "projects", "clusters", "kinds", "power_states")
 
 
@@ -160,7 +168,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             for group in entry["groups"]:
                 self.inventory.add_child(self.inventory.add_group(group), name)
             for var, value in entry["vars"].items():
-                self.inventory.set_variable(name, var, wrap_var(value))
+                self.inventory.set_variable(name, var, _unsafe(value))
             if compose or groups or keyed:
                 hostvars = self.inventory.get_host(name).get_vars()
                 self._set_composite_vars(compose, hostvars, name, strict=strict)

@@ -76,15 +76,19 @@ def test_an_injection_attempt_in_a_tag_is_never_templated(database: DatabaseUrls
     inventory = _write(tmp_path, "inj.controlplane.yml", (
         "plugin: controlplane\ncompose:\n  first_tag: guest_tags[0]\n"
         "keyed_groups:\n  - key: guest_tags\n    prefix: kt\n"
+        f"cache: true\ncache_plugin: ansible.builtin.jsonfile\ncache_connection: {tmp_path / 'cache'}\n"
     ))
     listing = inventory_list(env, inventory)
     web = listing["_meta"]["hostvars"]["web-1.shop.acme"]
     assert plain(web["guest_tags"]) == [attack] and plain(web["first_tag"]) == attack
     assert plain(web["labels"]) == {"note": attack}
-    # A play that uses the variables renders them literally, without running the lookup.
-    shown = run("ansible", "-i", inventory, "web-1.shop.acme", "-m", "ansible.builtin.debug",
-                "-a", '{"msg": "{{ guest_tags[0] }} | {{ first_tag }} | {{ labels.note }}"}', env=env)
-    assert shown.stdout.count("lookup('pipe', 'touch") == 3, shown.stdout
+    # A play that uses the variables renders them literally, without running the lookup; the second time
+    # the values come from the inventory cache, and are no more trusted for that.
+    for fresh in (["--flush-cache"], []):
+        shown = run("ansible", *fresh, "-i", inventory, "web-1.shop.acme", "-m", "ansible.builtin.debug",
+                    "-a", '{"msg": "{{ guest_tags[0] }} | {{ first_tag }} | {{ labels.note }}"}', env=env)
+        assert shown.stdout.count("lookup('pipe', 'touch") == 3, shown.stdout
+    assert any((tmp_path / "cache").iterdir())
     assert not marker.exists()
 
 
