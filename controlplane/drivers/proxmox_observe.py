@@ -9,10 +9,11 @@ contention become :class:`TemporaryError`; refused credentials, TLS failures and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import proxmoxer
@@ -21,6 +22,7 @@ import requests
 from controlplane.errors import PermanentError, TemporaryError
 
 COMPONENT = "proxmox"
+T = TypeVar("T")
 GUEST_TYPES = {"qemu": "VirtualMachine", "lxc": "Container"}
 API_OF_KIND = {"VirtualMachine": "qemu", "Container": "lxc"}
 
@@ -71,6 +73,22 @@ def translated(what: str) -> Iterator[None]:
         raise TemporaryError(f"{what}: {type(exc).__name__}", component=COMPONENT) from exc
 
 
+def call(what: str, request: Callable[[], T], *, attempts: int = 5, delay: float = 0.2) -> T:
+    """Make one API call, retrying a TemporaryError up to ``attempts`` times with a short capped backoff.
+
+    Only for calls that are safe to repeat: reads, and writes refused before Proxmox processed them.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with translated(what):
+                return request()
+        except TemporaryError:
+            if attempt == attempts:
+                raise
+            time.sleep(min(2.0, delay * 2 ** (attempt - 1)))
+    raise AssertionError("unreachable")
+
+
 @dataclass(frozen=True)
 class ObservedGuest:
     """One guest as ``/cluster/resources`` reports it."""
@@ -112,10 +130,11 @@ def _guest(row: dict[str, Any]) -> ObservedGuest:
     )
 
 
-def cluster_snapshot(access: ProxmoxAccess) -> ClusterSnapshot:
-    """One ``GET /cluster/resources`` call: every guest, node and storage of the cluster."""
-    with translated("reading /cluster/resources"):
-        rows = access.client().cluster.resources.get()
+def cluster_snapshot(access: ProxmoxAccess, *, attempts: int = 1) -> ClusterSnapshot:
+    """One ``GET /cluster/resources`` call (repeated up to ``attempts`` times on a temporary failure):
+    every guest, node and storage of the cluster."""
+    client = access.client()
+    rows = call("reading /cluster/resources", lambda: client.cluster.resources.get(), attempts=attempts)
     guests = {int(r["vmid"]): _guest(r) for r in rows if r.get("type") in GUEST_TYPES}
     nodes: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -133,15 +152,13 @@ def cluster_snapshot(access: ProxmoxAccess) -> ClusterSnapshot:
 
 def next_free_vmid(access: ProxmoxAccess) -> int:
     """``GET /cluster/nextid``: the lowest VMID the cluster has not used."""
-    with translated("reading /cluster/nextid"):
-        return int(access.client().cluster.nextid.get())
+    return int(call("reading /cluster/nextid", lambda: access.client().cluster.nextid.get()))
 
 
 def guest_status(access: ProxmoxAccess, kind: str, node: str, vmid: int) -> dict[str, Any] | None:
     """``status/current`` of one guest, or None when it does not exist on ``node``."""
+    api = getattr(access.client().nodes(node), API_OF_KIND[kind])
     try:
-        with translated(f"reading the status of {vmid}"):
-            api = getattr(access.client().nodes(node), API_OF_KIND[kind])
-            return dict(api(vmid).status.current.get())
+        return dict(call(f"reading the status of {vmid}", lambda: api(vmid).status.current.get()))
     except GuestGone:
         return None

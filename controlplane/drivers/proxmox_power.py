@@ -12,7 +12,7 @@ from typing import Any
 
 from controlplane.errors import PermanentError, TemporaryError
 
-from .proxmox_observe import API_OF_KIND, COMPONENT, GuestGone, ProxmoxAccess, translated
+from .proxmox_observe import API_OF_KIND, COMPONENT, GuestGone, ProxmoxAccess, call, translated
 
 ACTIONS = ("start", "stop", "shutdown", "reboot")
 POWER_OF_ACTION = {"start": "running", "stop": "stopped", "shutdown": "stopped"}
@@ -49,16 +49,16 @@ def run_action(access: ProxmoxAccess, kind: str, node: str, vmid: int, action: s
     if action not in ACTIONS:
         raise PermanentError(f"unknown power action {action!r}", component=COMPONENT)
     client = access.client()
-    with translated(f"{action} of {vmid}"):
-        guest = getattr(client.nodes(node), API_OF_KIND[kind])(vmid)
-        upid = getattr(guest.status, action).post()
+    guest = getattr(client.nodes(node), API_OF_KIND[kind])(vmid)
+    post = getattr(guest.status, action).post
+    upid = call(f"{action} of {vmid}", post, attempts=5)  # a 5xx/595 answer means Proxmox did not start it
     return wait_task(client, node, str(upid), timeout=timeout)
 
 
 def current_power(access: ProxmoxAccess, kind: str, node: str, vmid: int) -> str:
     """``running`` or ``stopped`` (GuestGone when the guest does not exist)."""
-    with translated(f"reading the power of {vmid}"):
-        status = getattr(access.client().nodes(node), API_OF_KIND[kind])(vmid).status.current.get()
+    api = getattr(access.client().nodes(node), API_OF_KIND[kind])
+    status = call(f"reading the power of {vmid}", lambda: api(vmid).status.current.get())
     return str(status.get("status", "unknown"))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from .credentials import SecretReader
+from .gateway import Gateway
 from .runlog import RunRecorder
 from .store import ManagedObject
 from .terraform_run import TerraformSetup
@@ -32,4 +33,5 @@ class RunContext:
     vmid_start: int = 100
     power_timeout: float = 300.0
     configure: ConfigureHook | None = None
+    gateway: Gateway | None = None
     cancel: threading.Event = field(default_factory=threading.Event)

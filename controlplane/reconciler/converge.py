@@ -51,7 +51,8 @@ def _action(plan: dict[str, object], adopt: bool) -> str:
 def converge_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> None:
     """Make the guest match its spec; raises TemporaryError / PermanentError on failure."""
     with system_tx(ctx.engine) as conn:
-        creds = load_cluster(conn, obj.cluster_id, ctx.vault, ctx.data_dir)  # type: ignore[arg-type]
+        creds = load_cluster(conn, obj.cluster_id, ctx.vault, ctx.data_dir, ctx.gateway,
+                             route=str(run.id))  # type: ignore[arg-type]
     if obj.status.get("vmid") is None:
         record_intent(ctx, obj, creds, run)
     adopt = _adopt_needed(ctx, obj, creds.access, run)

@@ -18,6 +18,8 @@ from controlplane.drivers.proxmox_observe import ProxmoxAccess
 from controlplane.drivers.terraform import ProxmoxCredentials
 from controlplane.errors import NotFound, PermanentError
 
+from .gateway import Gateway
+
 
 class SecretReader(Protocol):
     """Reads a secret's key/value pairs (``VaultStore`` is one)."""
@@ -35,8 +37,11 @@ class ClusterCredentials:
     terraform: ProxmoxCredentials
 
 
-def load_cluster(conn: sa.Connection, cluster_id: UUID, vault: SecretReader, data_dir: Path) -> ClusterCredentials:
-    """Read the cluster row and its token secret from Vault (PermanentError when either is missing)."""
+def load_cluster(conn: sa.Connection, cluster_id: UUID, vault: SecretReader, data_dir: Path,
+                 gateway: Gateway | None = None, route: str | None = None) -> ClusterCredentials:
+    """Read the cluster row and its token secret from Vault (PermanentError when either is missing).
+    With a ``gateway``, OpenTofu reaches the cluster through it on ``route`` (a run's own), trusting the
+    gateway's certificate."""
     row = conn.execute(
         sa.text("SELECT id, name, endpoint, token_id, secret_path, verify_tls, ca_cert FROM clusters WHERE id = :id"),
         {"id": cluster_id},
@@ -58,6 +63,11 @@ def load_cluster(conn: sa.Connection, cluster_id: UUID, vault: SecretReader, dat
     verify: bool | str = ca_file if (row["verify_tls"] and ca_file) else bool(row["verify_tls"])
     endpoint = str(row["endpoint"]).rstrip("/")
     access = ProxmoxAccess(endpoint=endpoint, token_id=row["token_id"], token_secret=token_secret, verify=verify)
-    terraform = ProxmoxCredentials(endpoint=endpoint, api_token=f"{row['token_id']}={token_secret}",
-                                   ca_file=ca_file, insecure=not row["verify_tls"])
+    api_token = f"{row['token_id']}={token_secret}"
+    if gateway is not None:
+        terraform = ProxmoxCredentials(endpoint=gateway.route(route or str(row["id"]), endpoint, verify),
+                                       api_token=api_token, ca_file=str(gateway.ca_file))
+    else:
+        terraform = ProxmoxCredentials(endpoint=endpoint, api_token=api_token, ca_file=ca_file,
+                                       insecure=not row["verify_tls"])
     return ClusterCredentials(cluster_id=row["id"], name=row["name"], access=access, terraform=terraform)

@@ -23,7 +23,8 @@ def delete_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> None
     space = workspace(obj.kind, obj.id)
     if obj.status.get("vmid") is not None and obj.cluster_id is not None:
         with system_tx(ctx.engine) as conn:
-            creds = load_cluster(conn, obj.cluster_id, ctx.vault, ctx.data_dir)
+            creds = load_cluster(conn, obj.cluster_id, ctx.vault, ctx.data_dir, ctx.gateway,
+                             route=str(run.id))
         vmid, node = int(obj.status["vmid"]), str(obj.status["node"])
         guest = GuestModule(obj.kind.name, module_variables(obj, vmid, node))
         if obj.status.get("create_pending"):

@@ -42,7 +42,7 @@ def _choose_node(conn: sa.Connection, ctx: RunContext, obj: ManagedObject, snaps
 
 def record_intent(ctx: RunContext, obj: ManagedObject, creds: ClusterCredentials, run: RunRecorder) -> None:
     """Choose node and VMID and commit them with ``create_pending`` before Terraform runs."""
-    snapshot = cluster_snapshot(creds.access)
+    snapshot = cluster_snapshot(creds.access, attempts=5)
     with system_tx(ctx.engine) as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": f"vmid:{obj.cluster_id}"})
         chosen = _choose_node(conn, ctx, obj, snapshot)

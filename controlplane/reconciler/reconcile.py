@@ -48,10 +48,13 @@ def handle(ctx: RunContext, lease: Lease, backoff: Backoff) -> str:
     run.log(f"{kind.name} {obj.name} generation {obj.generation} (observed {obj.observed_generation}), "
             f"attempt {attempt}, worker {ctx.holder}")
     try:
-        if obj.deleted_at is not None:
-            delete_object(ctx, obj, run)
-        else:
-            converge_object(ctx, obj, run)
+        try:
+            if obj.deleted_at is not None:
+                delete_object(ctx, obj, run)
+            else:
+                converge_object(ctx, obj, run)
+        finally:
+            _record_gateway(ctx, run)
     except TemporaryError as exc:
         delay = backoff.delay(attempt, at_least=exc.delay)
         cancelled = isinstance(exc, TerraformCancelled)
@@ -86,6 +89,17 @@ def handle(ctx: RunContext, lease: Lease, backoff: Backoff) -> str:
     with system_tx(ctx.engine) as conn:
         leases.release(conn, lease)
     return "succeeded"
+
+
+def _record_gateway(ctx: RunContext, run: RunRecorder) -> None:
+    """Put what OpenTofu's requests cost through the gateway (calls, retries absorbed) into the run."""
+    stats = ctx.gateway.close(str(run.id)) if ctx.gateway is not None else None
+    if stats is not None and stats.requests:
+        run.summary["proxmox"] = {"requests": stats.requests, "upstream_calls": stats.upstream_calls,
+                                  "retries": stats.retries}
+        if stats.retries:
+            run.log(f"gateway: {stats.retries} Proxmox request(s) retried after temporary errors "
+                    f"({stats.requests} requests)")
 
 
 def _record_failure(ctx: RunContext, obj: ManagedObject, reason: str, message: str, *, stalled: bool) -> None:

@@ -22,6 +22,7 @@ from uuid import UUID
 from . import leases
 from .backoff import Backoff
 from .context import RunContext
+from .gateway import Gateway
 from .observe import resync_cluster
 from .reconcile import handle
 from .store import system_tx
@@ -40,6 +41,7 @@ class WorkerConfig:
     resync_interval: float = 60.0
     backoff: Backoff = field(default_factory=Backoff)
     listen: bool = True
+    gateway: bool = True
 
 
 def make_holder() -> str:
@@ -51,7 +53,8 @@ class Worker:
     """One worker; ``start()`` returns at once, ``stop()`` cancels running runs and waits for them."""
 
     def __init__(self, ctx: RunContext, config: WorkerConfig) -> None:
-        self.ctx = ctx
+        self._gateway = Gateway().start() if config.gateway and ctx.gateway is None else None
+        self.ctx = dataclasses.replace(ctx, gateway=self._gateway) if self._gateway else ctx
         self.config = config
         self.holder = ctx.holder
         self._stop = threading.Event()
@@ -86,6 +89,8 @@ class Worker:
         for thread in self._threads:
             thread.join(timeout=timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._gateway is not None:
+            self._gateway.stop()
         log.info("worker %s stopped", self.holder)
 
     @property

@@ -150,7 +150,12 @@ def wait_ready(world: World, kind: str, guest_id: UUID, *, generation: int | Non
         wanted = generation or row["generation"]
         ok = row["observed_generation"] >= wanted and condition(row, "Ready").get("status") == "True"
         return row if ok else None
-    return wait_for(ready, timeout=timeout, interval=0.2, what=f"{kind} {guest_id} to be Ready")
+    try:
+        return wait_for(ready, timeout=timeout, interval=0.2, what=f"{kind} {guest_id} to be Ready")
+    except TimeoutError as exc:
+        row = guest(world, kind, guest_id) or {}
+        runs = [(r["action"], r["state"], r["attempt"], (r["error"] or "")[:300]) for r in runs_of(world, guest_id)]
+        raise AssertionError(f"{exc}\nconditions: {row.get('conditions')}\nruns: {runs[-5:]}") from exc
 
 
 def runs_of(world: World, guest_id: UUID | None = None) -> list[dict[str, Any]]:
