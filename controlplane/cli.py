@@ -272,6 +272,43 @@ def inventory(
 
 
 @app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Runs at once.")] = 4,
+    poll_interval: Annotated[float, typer.Option(help="Seconds between polls for due work.")] = 5.0,
+    resync_interval: Annotated[float, typer.Option(help="Seconds between observations of a cluster.")] = 60.0,
+    lease_ttl: Annotated[float, typer.Option(help="Seconds a lease lasts unless renewed.")] = 60.0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Run the reconciler: converge every managed guest, N runs at once, until SIGINT/SIGTERM."""
+    import signal
+    import threading
+
+    from controlplane.reconciler.runtime import start_worker
+    from controlplane.stack import Stack
+
+    settings = _settings(data_dir=data_dir)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    stack = Stack(settings, report=_say)
+    try:
+        stack.start()
+        assert stack.app_engine is not None and stack.vault is not None and stack.database is not None
+        running = start_worker(settings, stack.app_engine, stack.vault, owner_url=stack.database.owner_url,
+                               concurrency=concurrency, poll_interval=poll_interval,
+                               resync_interval=resync_interval, lease_ttl=lease_ttl)
+        _say(f"worker {running.holder}: {concurrency} concurrent runs; Ctrl-C or SIGTERM stops it")
+        stopping.wait()
+        _say("stopping: runs in progress are cancelled and their leases given back")
+        running.stop()
+    except ControlPlaneError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        stack.stop()
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
