@@ -4,6 +4,7 @@ OpenBao, OpenTofu + bpg, pvesim."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_no_object_is_applied_twice_at_once(database, vault, toolchain, pvesim_f
         by_target[run["target_id"]].append(run)
     for target, target_runs in by_target.items():
         ordered = sorted(target_runs, key=lambda r: r["started_at"])
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in itertools.pairwise(ordered):
             assert before["finished_at"] is not None and before["finished_at"] <= after["started_at"], \
                 f"two runs overlapped on {target}: {before['id']} and {after['id']}"
         assert sum(r["action"] == "create" and r["state"] == "succeeded" for r in target_runs) == 1
