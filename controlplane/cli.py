@@ -61,7 +61,7 @@ def _say(message: str) -> None:
     console.print(f"[dim]•[/dim] {message}")
 
 
-def _serve(settings: Settings, *, title: str, demo: bool = False) -> None:
+def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int = 0) -> None:
     import uvicorn
 
     from controlplane.api.app import create_app
@@ -71,6 +71,7 @@ def _serve(settings: Settings, *, title: str, demo: bool = False) -> None:
 
     stack = Stack(settings, report=_say)
     demo_cluster = DemoCluster(settings.data_dir.resolve() / "pvesim")
+    worker = None
     try:
         stack.start()
         assert stack.app_engine is not None and stack.vault is not None
@@ -78,6 +79,13 @@ def _serve(settings: Settings, *, title: str, demo: bool = False) -> None:
         if demo and demo_cluster.wanted(stack.app_engine):
             demo_cluster.start(stack.app_engine, stack.vault, _say)
             checks["pvesim"] = demo_cluster.check
+        if workers:
+            from controlplane.reconciler.runtime import start_worker
+
+            assert stack.database is not None
+            worker = start_worker(settings, stack.app_engine, stack.vault, owner_url=stack.database.owner_url,
+                                  concurrency=workers, poll_interval=2.0, resync_interval=30.0)
+            _say(f"Reconciler: {workers} concurrent runs in this process")
         http_app = create_app(
             AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault, extra_checks=checks)
         )
@@ -98,16 +106,23 @@ def _serve(settings: Settings, *, title: str, demo: bool = False) -> None:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     finally:
+        if worker is not None:
+            worker.stop()
         demo_cluster.stop()
         stack.stop()
         console.print("controlplane stopped; every component it started is stopped too.")
 
 
 @app.command()
-def up(host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None) -> None:
-    """Start the whole control plane on embedded defaults: PostgreSQL, OpenBao, the API (and, while no
-    cluster is registered, a Proxmox VE simulator as cluster 'demo')."""
-    _serve(_settings(host, port, data_dir), title="controlplane", demo=True)
+def up(
+    host: HostOption = None,
+    port: PortOption = None,
+    data_dir: DataDirOption = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Concurrent reconciler runs.")] = 2,
+) -> None:
+    """Start the whole control plane on embedded defaults: PostgreSQL, OpenBao, the API, the reconciler
+    (and, while no cluster is registered, a Proxmox VE simulator as cluster 'demo')."""
+    _serve(_settings(host, port, data_dir), title="controlplane", demo=True, workers=workers)
 
 
 @app.command()
