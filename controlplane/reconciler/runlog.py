@@ -16,6 +16,9 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from controlplane.services import audit
+from controlplane.services.caller import system_caller
+
 from .store import ManagedObject, system_tx
 
 FLUSH_LINES = 20
@@ -43,6 +46,8 @@ class RunRecorder:
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
         self.tenant_id = obj.tenant_id
+        self.target = (obj.kind.name, obj.id, obj.name, obj.generation)
+        self.action = action
         with system_tx(engine) as conn:
             close_orphans(conn, obj.id)
             self.id: UUID = conn.execute(
@@ -90,15 +95,25 @@ class RunRecorder:
 
     def set_action(self, action: str) -> None:
         """Name what the run turned out to do (create, update, delete, power, observe, noop)."""
+        self.action = action
         with system_tx(self.engine) as conn:
             conn.execute(sa.text("UPDATE runs SET action = :a WHERE id = :id"), {"a": action, "id": self.id})
 
     def finish(self, state: str, error: str | None = None) -> None:
-        """Close the run as ``succeeded``, ``failed`` or ``cancelled``."""
+        """Close the run as ``succeeded``, ``failed`` or ``cancelled``, and audit what the reconciler did."""
         self.flush()
+        kind, target_id, name, generation = self.target
         with system_tx(self.engine) as conn:
-            conn.execute(
+            closed = conn.execute(
                 sa.text("UPDATE runs SET state = :state, error = :error, summary = CAST(:s AS jsonb), "
                         "finished_at = clock_timestamp() WHERE id = :id AND state = 'running'"),
                 {"state": state, "error": error, "s": json.dumps(self.summary, default=str), "id": self.id},
-            )
+            ).rowcount
+            if closed:
+                audit.record(
+                    conn, system_caller(), f"reconcile.{self.action}", target_kind=kind, target_id=target_id,
+                    target_name=name, tenant_id=self.tenant_id,
+                    result=audit.SUCCESS if state == "succeeded" else audit.FAILURE,
+                    details={"run_id": str(self.id), "generation": generation, "state": state,
+                             **({"error": error[:500]} if error else {})},
+                )

@@ -42,3 +42,25 @@ def test_vm_becomes_ready_with_vmid_node_and_ip(database, vault, toolchain, pves
     text = "\n".join(x["line"] for x in lines)
     assert sim.token_secret not in text
     assert not list((tmp_path / "runs").iterdir()), "run directories must be removed"
+
+
+def test_reconciler_actions_are_audited_in_the_hash_chain(database, vault, toolchain, pvesim_factory,
+                                                           tmp_path: Path) -> None:
+    import psycopg
+
+    from controlplane.services.audit import SUCCESS
+
+    sim = pvesim_factory(nodes=1, task_seconds=0)
+    world = make_world(database, vault, toolchain, sim, tmp_path)
+    vm_id = create_guest(world, VM, "audited", cores=1, memory_mb=512)
+    with world.worker(concurrency=1):
+        wait_ready(world, VM, vm_id)
+    run_ids = {str(r["id"]) for r in runs_of(world, vm_id)}
+    with psycopg.connect(database.owner) as conn:
+        events = conn.execute(
+            "SELECT actor, action, target_kind, target_name, result, details->>'run_id', tenant_id IS NOT NULL, hash "
+            "FROM audit_events WHERE target_id = %s ORDER BY chain_seq", (str(vm_id),)).fetchall()
+    assert events, "the reconciler wrote no audit event"
+    actor, action, kind, name, result, run_id, has_tenant, digest = events[-1]
+    assert (actor, action, kind, name, result) == ("system", "reconcile.create", "VirtualMachine", "audited", SUCCESS)
+    assert run_id in run_ids and has_tenant and len(digest) == 64
