@@ -19,6 +19,7 @@ from controlplane.models.common import DnsLabel, ShortText, Strict
 API_VERSION = "controlplane/v1"
 Kind = Literal["VirtualMachine", "Container"]
 Power = Literal["running", "stopped"]
+DriftPolicy = Literal["correct", "report"]
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_./]{0,62}[A-Za-z0-9])?$")]
 LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=r"^[A-Za-z0-9_.\-]*$")]
 SSH_KEY = re.compile(r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( \S.*)?$")
@@ -98,6 +99,10 @@ class Spec(Strict):
     user: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] | None = None
     power: Power = "running"
     configure: Configure | None = None
+    drift_policy: DriftPolicy = Field(
+        "correct", description="What the reconciler does about changes made behind its back: 'correct' them "
+        "(recreate, resize, power back) or only 'report' them (condition Drifted)."
+    )
     expires_at: datetime | None = None
 
     @field_validator("ssh_keys")
@@ -170,13 +175,57 @@ class Condition(BaseModel):
     last_transition: str | None = None
 
 
+class PlacementStatus(BaseModel):
+    """Where the reconciler placed the guest, and why."""
+
+    node: str | None = None
+    policy: str | None = None
+    reason: str | None = None
+
+
+class DriftStatus(BaseModel):
+    """The last drift seen: when, what differed, and what the policy made of it."""
+
+    detected_at: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    policy: str | None = None
+
+
+class ConfigurationStatus(BaseModel):
+    """The last configuration run that ended (successfully or with a failed task)."""
+
+    ok: bool | None = None
+    digest: str | None = Field(None, description="Digest of spec.configure and the playbook's content.")
+    playbook: str | None = None
+    address: str | None = None
+    user: str | None = None
+    key_path: str | None = Field(None, description="Vault path of the SSH key used (never the key).")
+    changed: int | None = None
+    failed_task: str | None = None
+    failed_host: str | None = None
+    finished_at: str | None = None
+
+
 class Status(BaseModel):
-    """The observed state, written by the reconciler only."""
+    """The observed state, written by the reconciler only (clients cannot set it)."""
 
     vmid: int | None = None
     node: str | None = None
     ipv4: str | None = None
+    mac: str | None = None
     power: str | None = None
+    cpu: float | None = Field(None, description="CPU load last observed (0..cores).")
+    mem_mb: int | None = Field(None, description="Memory in use last observed, MiB.")
+    uptime: int | None = Field(None, description="Seconds since the guest started, last observed.")
+    observed_at: str | None = Field(None, description="When the cluster was last observed for this guest.")
+    placement: PlacementStatus | None = None
+    drift: DriftStatus | None = None
+    configuration: ConfigurationStatus | None = None
+    create_pending: bool | None = Field(None, description="A create is recorded but not yet confirmed.")
+    stalled_generation: int | None = Field(
+        None, description="The generation a permanent failure stopped at (retried when the spec changes)."
+    )
+    last_error: str | None = None
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)
 

@@ -54,9 +54,15 @@ class ManagedObject:
 
     @property
     def drift_policy(self) -> str:
-        """``correct`` (default) or ``report``: from ``spec.drift_policy`` or label ``controlplane/drift``."""
-        policy = self.spec.get("drift_policy") or self.labels.get("controlplane/drift") or "correct"
-        return "report" if policy == "report" else "correct"
+        """``correct`` (default) or ``report``: see :func:`drift_policy`."""
+        return drift_policy(self.spec, self.labels)
+
+
+def drift_policy(spec: dict[str, Any], labels: dict[str, str] | None) -> str:
+    """``report`` when ``spec.drift_policy`` or the label ``controlplane/drift`` says so, else ``correct``
+    (the spec's field defaults to ``correct``, so the label can still make an object report-only)."""
+    wanted = (spec.get("drift_policy"), (labels or {}).get("controlplane/drift"))
+    return "report" if "report" in wanted else "correct"
 
 
 COLUMNS = ("id, tenant_id, project_id, cluster_id, name, labels, spec, status, conditions, generation, "
