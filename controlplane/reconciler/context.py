@@ -1,23 +1,18 @@
 """What one run needs besides its object: the engine, Vault, OpenTofu, the data directory, who holds the
-lease, placement defaults and the optional configuration hook (Ansible)."""
+lease, placement defaults and how guests are configured with Ansible (None: not at all)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from .configurator import Configurator
 from .credentials import SecretReader
 from .gateway import Gateway
-from .runlog import RunRecorder
-from .store import ManagedObject
 from .terraform_run import TerraformSetup
-
-ConfigureHook = Callable[[ManagedObject, RunRecorder], None]
-"""Configures a provisioned, running guest (``spec.configure``); raises TemporaryError/PermanentError."""
 
 
 @dataclass
@@ -32,6 +27,6 @@ class RunContext:
     placement_policy: str = "spread"
     vmid_start: int = 100
     power_timeout: float = 300.0
-    configure: ConfigureHook | None = None
+    configure: Configurator | None = None
     gateway: Gateway | None = None
     cancel: threading.Event = field(default_factory=threading.Event)

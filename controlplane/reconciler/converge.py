@@ -8,7 +8,8 @@ from controlplane.drivers.terraform import GuestModule
 from controlplane.errors import TemporaryError
 
 from . import store
-from .conditions import CONFIGURED, DRIFTED, PROVISIONED, READY, set_condition
+from .conditions import DRIFTED, PROVISIONED, READY, set_condition
+from .configure import ConfigurationFailed, configure_step
 from .context import RunContext
 from .credentials import load_cluster
 from .intent import record_intent
@@ -72,25 +73,17 @@ def converge_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> No
     run.set_summary(timings={**run.summary.get("timings", {}), **outcome.timings})
 
     obj.status["power"] = converge_power(creds.access, obj, run, ctx.engine, timeout=ctx.power_timeout)
-    _configure(ctx, obj, run)
+    try:
+        configure_step(ctx, obj, run, creds.access)
+    except ConfigurationFailed:
+        # Provisioned and powered as asked, but the play failed: this generation is observed (drift is
+        # still watched); the failure is shown and not retried until the spec or the playbook changes.
+        with system_tx(ctx.engine) as conn:
+            store.write_status(conn, obj, observed_generation=obj.generation)
+        raise
     for key in ("stalled_generation", "drift", "last_error"):
         obj.status.pop(key, None)
     obj.conditions = set_condition(obj.conditions, DRIFTED, False, "InSync", "")
     obj.conditions = set_condition(obj.conditions, READY, True, "Reconciled", "")
     with system_tx(ctx.engine) as conn:
         store.write_status(conn, obj, observed_generation=obj.generation)
-
-
-def _configure(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> None:
-    """Run the configuration hook once per generation when ``spec.configure`` asks for it."""
-    if not obj.spec.get("configure"):
-        return
-    if ctx.configure is None:
-        obj.conditions = set_condition(obj.conditions, CONFIGURED, "Unknown", "NoConfigureDriver",
-                                       "no configuration driver is wired into this worker")
-        return
-    if obj.status.get("configured_generation") == obj.generation:
-        return
-    ctx.configure(obj, run)
-    obj.status["configured_generation"] = obj.generation
-    obj.conditions = set_condition(obj.conditions, CONFIGURED, True, "Configured", "")

@@ -3,6 +3,8 @@ managed guest of that cluster (power, node, CPU, memory, uptime) and finds drift
 guest deleted, stopped/started, or resized. Drift shows as condition Drifted=True (and Ready=False); with
 the object's policy ``correct`` the object is made due (a run then recreates/resizes/powers it), with
 ``report`` it is only shown. Objects under a run, or with a newer spec than observed, are not judged.
+When the worker configures guests, those whose playbook content changed since their last configuration
+run are made due as well.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from controlplane.drivers.proxmox_observe import ClusterSnapshot, cluster_snapsh
 
 from . import leases
 from .conditions import DRIFTED, READY, get_condition, now_iso, set_condition
+from .configure import enqueue_stale
 from .context import RunContext
 from .credentials import load_cluster
 from .kinds import KINDS, ObjectKind
-from .store import system_tx
+from .store import drift_policy, system_tx
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def _judge(kind: ObjectKind, row: Any, snapshot: ClusterSnapshot, stamp: str) ->
         patch.update(seen.as_status())
     conditions = list(row.conditions or [])
     reasons = drift_reasons(kind, row.spec, vmid, snapshot) if row.generation <= row.observed_generation else []
-    policy = row.spec.get("drift_policy") or (row.labels or {}).get("controlplane/drift") or "correct"
+    policy = drift_policy(row.spec, row.labels)
     if reasons:
         message = "; ".join(reasons) + (" (correcting)" if policy == "correct" else " (policy: report only)")
         conditions = set_condition(conditions, DRIFTED, True, reasons[0].split(":", 1)[0], message)
@@ -115,4 +118,6 @@ def resync_cluster(ctx: RunContext, cluster_id: UUID) -> ObserveReport:
             guests += len(rows)
             if updates:
                 conn.execute(sa.text(UPDATE_SQL.format(table=kind.table)), {"rows": json.dumps(updates)})
+        if ctx.configure is not None:
+            enqueued += enqueue_stale(conn, ctx.configure, cluster_id)
     return ObserveReport(cluster_id, 1, guests, drifted, enqueued, round(time.monotonic() - started, 3))

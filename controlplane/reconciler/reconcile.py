@@ -57,7 +57,7 @@ def handle(ctx: RunContext, lease: Lease, backoff: Backoff) -> str:
             _record_gateway(ctx, run)
     except TemporaryError as exc:
         delay = backoff.delay(attempt, at_least=exc.delay)
-        cancelled = isinstance(exc, TerraformCancelled)
+        cancelled = isinstance(exc, TerraformCancelled) or ctx.cancel.is_set()
         _record_failure(ctx, obj, "RetryScheduled",
                         f"{exc.message} (attempt {attempt}; retrying in {delay:.0f}s)", stalled=False)
         run.log(f"temporary failure, retry in {delay:.1f}s: {exc.message}")

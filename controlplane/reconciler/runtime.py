@@ -3,6 +3,9 @@
 ``PG_CONN_STR``), run directories under ``<data dir>/runs``, the provider plugin cache under
 ``<data dir>/terraform-plugins``.
 
+Guests are configured with Ansible from ``playbooks/`` (run directories under ``<data dir>/ansible``) unless
+``ansible=False``; ``configure=Configurator(...)`` sets other playbooks or limits.
+
 ``start_worker(settings, app_engine, vault, owner_url=..., concurrency=4)`` is what ``controlplane up``
 calls; the handle it returns has ``.stop()``.
 """
@@ -17,7 +20,8 @@ from sqlalchemy.engine import Engine
 from controlplane.config import Settings
 from controlplane.drivers.terraform import TerraformRunner, find_terraform_binary, toolchain_cli_config
 
-from .context import ConfigureHook, RunContext
+from .configurator import Configurator
+from .context import RunContext
 from .credentials import SecretReader
 from .terraform_run import TerraformSetup
 from .worker import Worker, WorkerConfig, make_holder
@@ -42,10 +46,12 @@ def terraform_setup(data_dir: Path, owner_url: str, *, binary: str | None = None
 
 
 def start_worker(settings: Settings, app_engine: Engine, vault: SecretReader, *, owner_url: str,
-                 concurrency: int = 4, configure: ConfigureHook | None = None,
+                 concurrency: int = 4, configure: Configurator | None = None, ansible: bool = True,
                  terraform: TerraformSetup | None = None, **config: Any) -> Worker:
     """Start a worker in this process; ``config`` sets :class:`WorkerConfig` fields (poll_interval, ...)."""
     data_dir = settings.data_dir.resolve()
+    if configure is None and ansible:
+        configure = Configurator(work_dir=data_dir / "ansible")
     setup = terraform or terraform_setup(data_dir, owner_url, binary=settings.tf_binary)
     ctx = RunContext(engine=app_engine, vault=vault, terraform=setup, data_dir=data_dir, holder=make_holder(),
                      configure=configure)
