@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from controlplane.models.common import DnsLabel, Strict
+from controlplane.models.common import DnsLabel, ResourceVersion, Strict
 
 
 class ClusterCreate(Strict):
@@ -71,3 +71,4 @@ class ClusterPublic(BaseModel):
     nodes: list[NodePublic]
     created_at: datetime
     updated_at: datetime
+    resource_version: ResourceVersion

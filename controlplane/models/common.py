@@ -14,6 +14,9 @@ DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, min_lengt
 ShortText = Annotated[str, StringConstraints(max_length=255)]
 LongText = Annotated[str, StringConstraints(max_length=4096)]
 
+ResourceVersion = Annotated[int, Field(description="Bumped on every change; sent as the ETag, give it in If-Match.")]
+"""The version of a mutable object, for optimistic concurrency."""
+
 T = TypeVar("T")
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from controlplane.models.common import DnsLabel, ShortText, Strict
+from controlplane.models.common import DnsLabel, ResourceVersion, ShortText, Strict
 
 Role = Literal["admin", "manager", "user"]
 Email = Annotated[
@@ -46,6 +46,7 @@ class UserPublic(BaseModel):
     is_active: bool
     created_at: datetime
     last_login_at: datetime | None
+    resource_version: ResourceVersion
 
 
 class LoginRequest(Strict):
@@ -120,6 +121,7 @@ class ApiKeyPublic(BaseModel):
     revoked_at: datetime | None
     last_used_at: datetime | None
     created_at: datetime
+    resource_version: ResourceVersion
 
 
 class ApiKeyCreated(ApiKeyPublic):

@@ -21,7 +21,7 @@ def _id() -> sa.Column:
 
 tenants = sa.Table(
     "tenants", metadata, _id(), sa.Column("name", sa.Text), sa.Column("display_name", sa.Text),
-    sa.Column("created_at", _ts), sa.Column("updated_at", _ts),
+    sa.Column("created_at", _ts), sa.Column("updated_at", _ts), sa.Column("resource_version", sa.BigInteger),
 )
 
 projects = sa.Table(
@@ -29,12 +29,14 @@ projects = sa.Table(
     sa.Column("description", sa.Text), sa.Column("quota_vcpus", sa.Integer),
     sa.Column("quota_memory_mb", sa.BigInteger), sa.Column("quota_disk_gb", sa.BigInteger),
     sa.Column("quota_guests", sa.Integer), sa.Column("created_at", _ts), sa.Column("updated_at", _ts),
+    sa.Column("resource_version", sa.BigInteger),
 )
 
 users = sa.Table(
     "users", metadata, _id(), sa.Column("tenant_id", _uuid), sa.Column("email", sa.Text),
     sa.Column("password_hash", sa.Text), sa.Column("role", sa.Text), sa.Column("is_active", sa.Boolean),
     sa.Column("created_at", _ts), sa.Column("updated_at", _ts), sa.Column("last_login_at", _ts),
+    sa.Column("resource_version", sa.BigInteger),
 )
 
 memberships = sa.Table(
@@ -46,7 +48,7 @@ api_keys = sa.Table(
     "api_keys", metadata, _id(), sa.Column("tenant_id", _uuid), sa.Column("user_id", _uuid),
     sa.Column("name", sa.Text), sa.Column("prefix", sa.Text), sa.Column("secret_hash", sa.Text),
     sa.Column("scopes", ARRAY(sa.Text)), sa.Column("expires_at", _ts), sa.Column("revoked_at", _ts),
-    sa.Column("last_used_at", _ts), sa.Column("created_at", _ts),
+    sa.Column("last_used_at", _ts), sa.Column("created_at", _ts), sa.Column("resource_version", sa.BigInteger),
 )
 
 refresh_tokens = sa.Table(
@@ -65,7 +67,7 @@ clusters = sa.Table(
     "clusters", metadata, _id(), sa.Column("name", sa.Text), sa.Column("endpoint", sa.Text),
     sa.Column("token_id", sa.Text), sa.Column("secret_path", sa.Text), sa.Column("verify_tls", sa.Boolean),
     sa.Column("ca_cert", sa.Text), sa.Column("status", JSONB), sa.Column("created_at", _ts),
-    sa.Column("updated_at", _ts),
+    sa.Column("updated_at", _ts), sa.Column("resource_version", sa.BigInteger),
 )
 
 nodes = sa.Table(

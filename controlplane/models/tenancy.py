@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from controlplane.models.common import DnsLabel, LongText, ShortText, Strict
+from controlplane.models.common import DnsLabel, LongText, ResourceVersion, ShortText, Strict
 
 
 class TenantCreate(Strict):
@@ -31,6 +31,7 @@ class TenantPublic(BaseModel):
     display_name: str
     created_at: datetime
     updated_at: datetime
+    resource_version: ResourceVersion
 
 
 class Quota(Strict):
@@ -78,6 +79,7 @@ class ProjectPublic(BaseModel):
     quota: Quota
     created_at: datetime
     updated_at: datetime
+    resource_version: ResourceVersion
 
 
 class MembershipCreate(Strict):

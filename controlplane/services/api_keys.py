@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 from controlplane.errors import InvalidInput, NotFound, PermissionDenied
 from controlplane.models import tables as t
 from controlplane.models.identity import ApiKeyCreate
-from controlplane.services import audit
+from controlplane.services import audit, versioning
 from controlplane.services.caller import Caller
 from controlplane.services.secrets_hash import hash_token
 
 K = t.api_keys
 PUBLIC_COLUMNS = [K.c.id, K.c.user_id, K.c.name, K.c.prefix, K.c.scopes, K.c.expires_at, K.c.revoked_at,
-                  K.c.last_used_at, K.c.created_at]
+                  K.c.last_used_at, K.c.created_at, K.c.resource_version]
 DEFAULT_TTL = timedelta(days=90)
 MAX_TTL = timedelta(days=366)
 
@@ -52,17 +52,15 @@ def create(session: Session, caller: Caller, body: ApiKeyCreate) -> tuple[sa.Row
     return row, f"cp_{prefix}_{secret}"
 
 
-def revoke(session: Session, caller: Caller, key_id: UUID) -> sa.Row:
-    """Revoke a key: its owner, or a manager of the tenant, or an admin."""
+def revoke(session: Session, caller: Caller, key_id: UUID, expected: int | None = None) -> sa.Row:
+    """Revoke a key: its owner, or a manager of the tenant, or an admin; ``expected`` is the If-Match version."""
     row = session.execute(sa.select(K).where(K.c.id == key_id)).first()
     if row is None or (caller.role == "user" and row.user_id != caller.user_id):
         raise NotFound("no such API key")
     if row.user_id != caller.user_id and not (caller.is_admin or caller.is_manager):
         raise NotFound("no such API key")
-    updated = session.execute(
-        sa.update(K).where(K.c.id == key_id).values(revoked_at=sa.func.coalesce(K.c.revoked_at, sa.func.now()))
-        .returning(*PUBLIC_COLUMNS)
-    ).one()
+    revoked = {"revoked_at": sa.func.coalesce(K.c.revoked_at, sa.func.now())}
+    updated = versioning.update(session, K, key_id, expected, "API key", revoked, PUBLIC_COLUMNS)
     audit.record(session, caller, "api_key.revoke", target_kind="ApiKey", target_id=key_id, target_name=row.prefix,
                  tenant_id=row.tenant_id)
     return updated

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from controlplane.errors import ComponentError, Conflict, InvalidInput, NotFound
 from controlplane.models import tables as t
 from controlplane.models.cluster import ClusterCreate
-from controlplane.services import audit, authz
+from controlplane.services import audit, authz, versioning
 from controlplane.services.caller import Caller
 
 C = t.clusters
@@ -113,8 +113,7 @@ def register(session: Session, caller: Caller, body: ClusterCreate, vault: Secre
     if existing is None:
         cluster_id = session.execute(sa.insert(C).values(name=body.name, **values).returning(C.c.id)).scalar_one()
     else:
-        cluster_id = existing.id
-        session.execute(sa.update(C).where(C.c.id == cluster_id).values(**values, updated_at=sa.func.now()))
+        cluster_id = versioning.update(session, C, existing.id, None, "cluster", values, [C.c.id]).id
     _store_inventory(session, cluster_id, inventory)
     audit.record(session, caller, "cluster.register" if existing is None else "cluster.update",
                  target_kind="Cluster", target_id=cluster_id, target_name=body.name,
@@ -124,14 +123,16 @@ def register(session: Session, caller: Caller, body: ClusterCreate, vault: Secre
     return get(session, cluster_id)
 
 
-def remove(session: Session, caller: Caller, cluster_id: UUID, vault: SecretStore) -> None:
-    """Forget a cluster no guest uses any more, and delete its secret from Vault (admins)."""
+def remove(session: Session, caller: Caller, cluster_id: UUID, vault: SecretStore,
+           expected: int | None = None) -> None:
+    """Forget a cluster no guest uses any more, and delete its secret from Vault (admins); ``expected`` is the
+    If-Match version."""
     authz.require_admin(caller, "remove clusters")
     row = get(session, cluster_id)
     for table in (t.virtual_machines, t.containers):
         if session.execute(sa.select(table.c.id).where(table.c.cluster_id == cluster_id).limit(1)).first():
             raise Conflict("guests still use this cluster")
-    session.execute(sa.delete(C).where(C.c.id == cluster_id))
+    versioning.delete(session, C, cluster_id, expected, "cluster")
     audit.record(session, caller, "cluster.remove", target_kind="Cluster", target_id=row.id, target_name=row.name)
     session.flush()
     vault.delete(row.secret_path)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from controlplane.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from controlplane.models import tables as t
 from controlplane.models.tenancy import MembershipCreate, ProjectCreate, ProjectUpdate, Quota
-from controlplane.services import audit, authz, tenants
+from controlplane.services import audit, authz, tenants, versioning
 from controlplane.services.caller import Caller
 
 P = t.projects
@@ -80,8 +80,9 @@ def create(session: Session, caller: Caller, body: ProjectCreate) -> sa.Row:
     return row
 
 
-def update(session: Session, caller: Caller, project_id: UUID, body: ProjectUpdate) -> sa.Row:
-    """Change a project's description or quota (managers of its tenant)."""
+def update(session: Session, caller: Caller, project_id: UUID, body: ProjectUpdate,
+           expected: int | None = None) -> sa.Row:
+    """Change a project's description or quota (managers of its tenant); ``expected`` is the If-Match version."""
     current = get(session, caller, project_id)
     authz.require_manager(caller, "change projects", current.tenant_id)
     values: dict[str, Any] = {}
@@ -89,22 +90,20 @@ def update(session: Session, caller: Caller, project_id: UUID, body: ProjectUpda
         values["description"] = body.description
     if body.quota is not None:
         values.update(_quota_values(body.quota))
-    row = session.execute(
-        sa.update(P).where(P.c.id == project_id).values(**values, updated_at=sa.func.now()).returning(P)
-    ).one()
+    row = versioning.update(session, P, project_id, expected, "project", values)
     audit.record(session, caller, "project.update", target_kind="Project", target_id=row.id, target_name=row.name,
                  tenant_id=row.tenant_id, details={"fields": sorted(values)})
     return row
 
 
-def delete(session: Session, caller: Caller, project_id: UUID) -> None:
+def delete(session: Session, caller: Caller, project_id: UUID, expected: int | None = None) -> None:
     """Delete an empty project (managers of its tenant); refused while guests exist."""
     current = get(session, caller, project_id)
     authz.require_manager(caller, "delete projects", current.tenant_id)
     for table in (t.virtual_machines, t.containers):
         if session.execute(sa.select(table.c.id).where(table.c.project_id == project_id).limit(1)).first():
             raise Conflict("the project still has guests; delete them first")
-    session.execute(sa.delete(P).where(P.c.id == project_id))
+    versioning.delete(session, P, project_id, expected, "project")
     audit.record(session, caller, "project.delete", target_kind="Project", target_id=current.id,
                  target_name=current.name, tenant_id=current.tenant_id)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from controlplane.errors import InvalidInput, NotFound
 from controlplane.models import tables as t
 from controlplane.models.tenancy import TenantCreate, TenantUpdate
-from controlplane.services import audit, authz
+from controlplane.services import audit, authz, versioning
 from controlplane.services.caller import Caller
 
 T = t.tenants
@@ -51,23 +51,22 @@ def create(session: Session, caller: Caller, body: TenantCreate) -> sa.Row:
     return row
 
 
-def update(session: Session, caller: Caller, tenant_id: UUID, body: TenantUpdate) -> sa.Row:
-    """Change a tenant's display name (admins, or the tenant's managers)."""
+def update(session: Session, caller: Caller, tenant_id: UUID, body: TenantUpdate,
+           expected: int | None = None) -> sa.Row:
+    """Change a tenant's display name (admins, or the tenant's managers); ``expected`` is the If-Match version."""
     get(session, caller, tenant_id)
     authz.require_manager(caller, "change the tenant", tenant_id)
     values = body.model_dump(exclude_unset=True, exclude_none=True)
-    row = session.execute(
-        sa.update(T).where(T.c.id == tenant_id).values(**values, updated_at=sa.func.now()).returning(T)
-    ).one()
+    row = versioning.update(session, T, tenant_id, expected, "tenant", values)
     audit.record(session, caller, "tenant.update", target_kind="Tenant", target_id=row.id, target_name=row.name,
                  tenant_id=row.id, details={"fields": sorted(values)})
     return row
 
 
-def delete(session: Session, caller: Caller, tenant_id: UUID) -> None:
+def delete(session: Session, caller: Caller, tenant_id: UUID, expected: int | None = None) -> None:
     """Delete a tenant with its projects and users; refused while it still has guests (admins only)."""
     row = get(session, caller, tenant_id)
     authz.require_admin(caller, "delete tenants")
-    session.execute(sa.delete(T).where(T.c.id == tenant_id))
+    versioning.delete(session, T, tenant_id, expected, "tenant")
     audit.record(session, caller, "tenant.delete", target_kind="Tenant", target_id=row.id, target_name=row.name,
                  tenant_id=row.id)

@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 from controlplane.errors import InvalidInput, NotFound, PermissionDenied
 from controlplane.models import tables as t
 from controlplane.models.identity import UserCreate, UserUpdate
-from controlplane.services import audit, authz, tenants
+from controlplane.services import audit, authz, tenants, versioning
 from controlplane.services.auth import revoke_all
 from controlplane.services.caller import Caller
 from controlplane.services.secrets_hash import hash_password
 
 U = t.users
-PUBLIC_COLUMNS = [U.c.id, U.c.tenant_id, U.c.email, U.c.role, U.c.is_active, U.c.created_at, U.c.last_login_at]
+PUBLIC_COLUMNS = [U.c.id, U.c.tenant_id, U.c.email, U.c.role, U.c.is_active, U.c.created_at, U.c.last_login_at,
+                  U.c.resource_version]
 
 
 def list_query(caller: Caller) -> sa.Select:
@@ -58,8 +59,10 @@ def create(session: Session, caller: Caller, body: UserCreate) -> sa.Row:
     return row
 
 
-def update(session: Session, caller: Caller, user_id: UUID, body: UserUpdate) -> sa.Row:
-    """Change role, activity or password: managers for their tenant; anyone their own password."""
+def update(session: Session, caller: Caller, user_id: UUID, body: UserUpdate,
+           expected: int | None = None) -> sa.Row:
+    """Change role, activity or password: managers for their tenant; anyone their own password.
+    ``expected`` is the If-Match version."""
     current = get(session, caller, user_id)
     fields = body.model_dump(exclude_unset=True, exclude_none=True)
     is_self = user_id == caller.user_id
@@ -72,9 +75,7 @@ def update(session: Session, caller: Caller, user_id: UUID, body: UserUpdate) ->
     values: dict[str, Any] = {k: v for k, v in fields.items() if k != "password"}
     if "password" in fields:
         values["password_hash"] = hash_password(fields["password"])
-    row = session.execute(
-        sa.update(U).where(U.c.id == user_id).values(**values, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
-    ).one()
+    row = versioning.update(session, U, user_id, expected, "user", values, PUBLIC_COLUMNS)
     if "password" in fields or fields.get("is_active") is False or "role" in fields:
         revoke_all(session, user_id)
     audit.record(session, caller, "user.update", target_kind="User", target_id=row.id, target_name=row.email,
@@ -82,7 +83,7 @@ def update(session: Session, caller: Caller, user_id: UUID, body: UserUpdate) ->
     return row
 
 
-def delete(session: Session, caller: Caller, user_id: UUID) -> None:
+def delete(session: Session, caller: Caller, user_id: UUID, expected: int | None = None) -> None:
     """Remove a user (managers of the tenant; admins for admins); never yourself."""
     current = get(session, caller, user_id)
     if user_id == caller.user_id:
@@ -90,7 +91,7 @@ def delete(session: Session, caller: Caller, user_id: UUID) -> None:
     if current.role == "admin":
         authz.require_admin(caller, "delete admins")
     authz.require_manager(caller, "delete users", current.tenant_id)
-    session.execute(sa.delete(U).where(U.c.id == user_id))
+    versioning.delete(session, U, user_id, expected, "user")
     audit.record(session, caller, "user.delete", target_kind="User", target_id=current.id,
                  target_name=current.email, tenant_id=current.tenant_id)
 

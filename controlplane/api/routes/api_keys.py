@@ -6,9 +6,10 @@ from typing import Annotated
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from controlplane.api.deps import DbDep
+from controlplane.api.etag import PRECONDITION, ExpectedVersion, tagged
 from controlplane.api.listparams import list_params
 from controlplane.models import tables as t
 from controlplane.models.common import Page
@@ -43,15 +44,16 @@ def list_keys(
 
 
 @router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
-def create_key(body: ApiKeyCreate, db: DbDep) -> ApiKeyCreated:
+def create_key(body: ApiKeyCreate, db: DbDep, response: Response) -> ApiKeyCreated:
     """A new key for the caller; the response carries the key, which is never shown again."""
     row, key = db.write("api_key.create", lambda s: api_keys.create(s, db.caller, body), target_kind="ApiKey")
-    return ApiKeyCreated(**ApiKeyPublic.model_validate(row, from_attributes=True).model_dump(), key=key)
+    return ApiKeyCreated(**ApiKeyPublic.model_validate(tagged(response, row), from_attributes=True).model_dump(),
+                         key=key)
 
 
-@router.delete("/{key_id}", response_model=ApiKeyPublic)
-def revoke_key(key_id: UUID, db: DbDep) -> ApiKeyPublic:
-    """Revoke a key (it stops working at once)."""
-    row = db.write("api_key.revoke", lambda s: api_keys.revoke(s, db.caller, key_id), target_kind="ApiKey",
-                   target=key_id)
-    return ApiKeyPublic.model_validate(row, from_attributes=True)
+@router.delete("/{key_id}", response_model=ApiKeyPublic, responses=PRECONDITION)
+def revoke_key(key_id: UUID, db: DbDep, response: Response, expected: ExpectedVersion) -> ApiKeyPublic:
+    """Revoke a key (it stops working at once; If-Match: only while unchanged, as listed)."""
+    row = db.write("api_key.revoke", lambda s: api_keys.revoke(s, db.caller, key_id, expected),
+                   target_kind="ApiKey", target=key_id)
+    return ApiKeyPublic.model_validate(tagged(response, row), from_attributes=True)

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Response, status
 
 from controlplane.api.deps import DbDep, RuntimeDep
+from controlplane.api.etag import PRECONDITION, ExpectedVersion, tagged
 from controlplane.api.listparams import list_params
 from controlplane.models import tables as t
 from controlplane.models.cluster import ClusterCreate, ClusterPublic, NodePublic
@@ -26,6 +27,7 @@ def public(row: Any, nodes: list[Any], caller: Caller) -> ClusterPublic:
     return ClusterPublic(
         id=row.id, name=row.name, endpoint=row.endpoint if admin else "", token_id=row.token_id if admin else "",
         verify_tls=row.verify_tls, status=row.status, created_at=row.created_at, updated_at=row.updated_at,
+        resource_version=row.resource_version,
         nodes=[NodePublic.model_validate(n, from_attributes=True) for n in nodes],
     )
 
@@ -44,30 +46,30 @@ def list_clusters(db: DbDep, params: Annotated[ListParams, Depends(list_params)]
 
 
 @router.post("", response_model=ClusterPublic, status_code=status.HTTP_201_CREATED)
-def register_cluster(body: ClusterCreate, db: DbDep, rt: RuntimeDep) -> ClusterPublic:
+def register_cluster(body: ClusterCreate, db: DbDep, rt: RuntimeDep, response: Response) -> ClusterPublic:
     """Test the connection, store the token secret in Vault, record nodes and storages (admins)."""
 
     def run(s: Any) -> ClusterPublic:
         row = clusters.register(s, db.caller, body, rt.deps.vault, rt.prober)
         return public(row, clusters.nodes_of(s, [row.id])[row.id], db.caller)
 
-    return db.write("cluster.register", run, target_kind="Cluster")
+    return tagged(response, db.write("cluster.register", run, target_kind="Cluster"))
 
 
 @router.get("/{cluster_id}", response_model=ClusterPublic)
-def get_cluster(cluster_id: UUID, db: DbDep) -> ClusterPublic:
-    """One cluster with its nodes."""
+def get_cluster(cluster_id: UUID, db: DbDep, response: Response) -> ClusterPublic:
+    """One cluster with its nodes (and its version as the ETag)."""
 
     def run(s: Any) -> ClusterPublic:
         row = clusters.get(s, cluster_id)
         return public(row, clusters.nodes_of(s, [row.id])[row.id], db.caller)
 
-    return db.read(run)
+    return tagged(response, db.read(run))
 
 
-@router.delete("/{cluster_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_cluster(cluster_id: UUID, db: DbDep, rt: RuntimeDep) -> Response:
-    """Forget a cluster no guest uses, and its secret (admins)."""
-    db.write("cluster.remove", lambda s: clusters.remove(s, db.caller, cluster_id, rt.deps.vault),
+@router.delete("/{cluster_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PRECONDITION)
+def remove_cluster(cluster_id: UUID, db: DbDep, rt: RuntimeDep, expected: ExpectedVersion) -> Response:
+    """Forget a cluster no guest uses, and its secret (admins; If-Match: only while unchanged)."""
+    db.write("cluster.remove", lambda s: clusters.remove(s, db.caller, cluster_id, rt.deps.vault, expected),
              target_kind="Cluster", target=cluster_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

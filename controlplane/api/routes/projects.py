@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from controlplane.api.deps import DbDep
+from controlplane.api.etag import PRECONDITION, ExpectedVersion, tagged
 from controlplane.api.listparams import list_params, multi
 from controlplane.models import tables as t
 from controlplane.models.common import Page
@@ -30,6 +31,7 @@ def _public(row: object) -> ProjectPublic:
     return ProjectPublic(
         id=row.id, tenant_id=row.tenant_id, name=row.name, description=row.description,  # type: ignore[attr-defined]
         quota=projects.quota_of(row), created_at=row.created_at, updated_at=row.updated_at,  # type: ignore[attr-defined]
+        resource_version=row.resource_version,  # type: ignore[attr-defined]
     )
 
 
@@ -57,15 +59,16 @@ def list_projects(
 
 
 @router.post("", response_model=ProjectPublic, status_code=status.HTTP_201_CREATED)
-def create_project(body: ProjectCreate, db: DbDep) -> ProjectPublic:
+def create_project(body: ProjectCreate, db: DbDep, response: Response) -> ProjectPublic:
     """A new project (managers of the tenant, admins)."""
-    return _public(db.write("project.create", lambda s: projects.create(s, db.caller, body), target_kind="Project"))
+    row = db.write("project.create", lambda s: projects.create(s, db.caller, body), target_kind="Project")
+    return _public(tagged(response, row))
 
 
 @router.get("/{project_id}", response_model=ProjectPublic)
-def get_project(project_id: UUID, db: DbDep) -> ProjectPublic:
-    """One project."""
-    return _public(db.read(lambda s: projects.get(s, db.caller, project_id)))
+def get_project(project_id: UUID, db: DbDep, response: Response) -> ProjectPublic:
+    """One project (with its version as the ETag)."""
+    return _public(tagged(response, db.read(lambda s: projects.get(s, db.caller, project_id))))
 
 
 @router.get("/{project_id}/usage", response_model=Usage)
@@ -79,18 +82,20 @@ def get_usage(project_id: UUID, db: DbDep) -> Usage:
     return db.read(run)
 
 
-@router.patch("/{project_id}", response_model=ProjectPublic)
-def update_project(project_id: UUID, body: ProjectUpdate, db: DbDep) -> ProjectPublic:
-    """Change description or quota."""
-    return _public(db.write("project.update", lambda s: projects.update(s, db.caller, project_id, body),
-                            target_kind="Project", target=project_id))
+@router.patch("/{project_id}", response_model=ProjectPublic, responses=PRECONDITION)
+def update_project(project_id: UUID, body: ProjectUpdate, db: DbDep, response: Response,
+                   expected: ExpectedVersion) -> ProjectPublic:
+    """Change description or quota (If-Match: only while unchanged)."""
+    row = db.write("project.update", lambda s: projects.update(s, db.caller, project_id, body, expected),
+                   target_kind="Project", target=project_id)
+    return _public(tagged(response, row))
 
 
-@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_project(project_id: UUID, db: DbDep) -> Response:
-    """Delete a project without guests."""
-    db.write("project.delete", lambda s: projects.delete(s, db.caller, project_id), target_kind="Project",
-             target=project_id)
+@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PRECONDITION)
+def delete_project(project_id: UUID, db: DbDep, expected: ExpectedVersion) -> Response:
+    """Delete a project without guests (If-Match: only while unchanged)."""
+    db.write("project.delete", lambda s: projects.delete(s, db.caller, project_id, expected),
+             target_kind="Project", target=project_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

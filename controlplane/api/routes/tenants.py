@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Response, status
 
 from controlplane.api.deps import DbDep
+from controlplane.api.etag import PRECONDITION, ExpectedVersion, tagged
 from controlplane.api.listparams import list_params
 from controlplane.models import tables as t
 from controlplane.models.common import Page
@@ -34,27 +35,30 @@ def list_tenants(db: DbDep, params: Annotated[ListParams, Depends(list_params)])
 
 
 @router.post("", response_model=TenantPublic, status_code=status.HTTP_201_CREATED)
-def create_tenant(body: TenantCreate, db: DbDep) -> TenantPublic:
+def create_tenant(body: TenantCreate, db: DbDep, response: Response) -> TenantPublic:
     """A new tenant (admins)."""
-    return _public(db.write("tenant.create", lambda s: tenants.create(s, db.caller, body), target_kind="Tenant"))
+    row = db.write("tenant.create", lambda s: tenants.create(s, db.caller, body), target_kind="Tenant")
+    return _public(tagged(response, row))
 
 
 @router.get("/{tenant_id}", response_model=TenantPublic)
-def get_tenant(tenant_id: UUID, db: DbDep) -> TenantPublic:
-    """One tenant."""
-    return _public(db.read(lambda s: tenants.get(s, db.caller, tenant_id)))
+def get_tenant(tenant_id: UUID, db: DbDep, response: Response) -> TenantPublic:
+    """One tenant (with its version as the ETag)."""
+    return _public(tagged(response, db.read(lambda s: tenants.get(s, db.caller, tenant_id))))
 
 
-@router.patch("/{tenant_id}", response_model=TenantPublic)
-def update_tenant(tenant_id: UUID, body: TenantUpdate, db: DbDep) -> TenantPublic:
-    """Change a tenant's display name."""
-    return _public(db.write("tenant.update", lambda s: tenants.update(s, db.caller, tenant_id, body),
-                            target_kind="Tenant", target=tenant_id))
+@router.patch("/{tenant_id}", response_model=TenantPublic, responses=PRECONDITION)
+def update_tenant(tenant_id: UUID, body: TenantUpdate, db: DbDep, response: Response,
+                  expected: ExpectedVersion) -> TenantPublic:
+    """Change a tenant's display name (If-Match: only while unchanged)."""
+    row = db.write("tenant.update", lambda s: tenants.update(s, db.caller, tenant_id, body, expected),
+                   target_kind="Tenant", target=tenant_id)
+    return _public(tagged(response, row))
 
 
-@router.delete("/{tenant_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_tenant(tenant_id: UUID, db: DbDep) -> Response:
-    """Delete a tenant without guests (admins)."""
-    db.write("tenant.delete", lambda s: tenants.delete(s, db.caller, tenant_id), target_kind="Tenant",
+@router.delete("/{tenant_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PRECONDITION)
+def delete_tenant(tenant_id: UUID, db: DbDep, expected: ExpectedVersion) -> Response:
+    """Delete a tenant without guests (admins; If-Match: only while unchanged)."""
+    db.write("tenant.delete", lambda s: tenants.delete(s, db.caller, tenant_id, expected), target_kind="Tenant",
              target=tenant_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from controlplane.api.deps import DbDep
+from controlplane.api.etag import PRECONDITION, ExpectedVersion, tagged
 from controlplane.api.listparams import list_params, multi
 from controlplane.models import tables as t
 from controlplane.models.common import Page
@@ -50,26 +51,30 @@ def list_users(
 
 
 @router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
-def create_user(body: UserCreate, db: DbDep) -> UserPublic:
+def create_user(body: UserCreate, db: DbDep, response: Response) -> UserPublic:
     """A new user (no sign-up: admins, and managers within their tenant)."""
-    return _public(db.write("user.create", lambda s: users.create(s, db.caller, body), target_kind="User"))
+    return _public(tagged(response, db.write("user.create", lambda s: users.create(s, db.caller, body),
+                                             target_kind="User")))
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-def get_user(user_id: UUID, db: DbDep) -> UserPublic:
-    """One user."""
-    return _public(db.read(lambda s: users.get(s, db.caller, user_id)))
+def get_user(user_id: UUID, db: DbDep, response: Response) -> UserPublic:
+    """One user (with its version as the ETag)."""
+    return _public(tagged(response, db.read(lambda s: users.get(s, db.caller, user_id))))
 
 
-@router.patch("/{user_id}", response_model=UserPublic)
-def update_user(user_id: UUID, body: UserUpdate, db: DbDep) -> UserPublic:
-    """Change role, activity or password."""
-    return _public(db.write("user.update", lambda s: users.update(s, db.caller, user_id, body),
-                            target_kind="User", target=user_id))
+@router.patch("/{user_id}", response_model=UserPublic, responses=PRECONDITION)
+def update_user(user_id: UUID, body: UserUpdate, db: DbDep, response: Response,
+                expected: ExpectedVersion) -> UserPublic:
+    """Change role, activity or password (If-Match: only while unchanged)."""
+    row = db.write("user.update", lambda s: users.update(s, db.caller, user_id, body, expected),
+                   target_kind="User", target=user_id)
+    return _public(tagged(response, row))
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_user(user_id: UUID, db: DbDep) -> Response:
-    """Remove a user."""
-    db.write("user.delete", lambda s: users.delete(s, db.caller, user_id), target_kind="User", target=user_id)
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PRECONDITION)
+def delete_user(user_id: UUID, db: DbDep, expected: ExpectedVersion) -> Response:
+    """Remove a user (If-Match: only while unchanged)."""
+    db.write("user.delete", lambda s: users.delete(s, db.caller, user_id, expected), target_kind="User",
+             target=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
