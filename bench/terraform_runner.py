@@ -8,7 +8,7 @@ on a private simulator: init (+ workspace select), plan (+ show -json), apply, o
 alternates between repetitions so neither always runs on a warmer machine. Events are collected in a list
 (the reconciler writes them to the run log; that cost is not part of this figure).
 
-Run: ``.venv/bin/python bench/terraform_runner.py [--repeat 3]``.
+Run: ``.venv/bin/python bench/terraform_runner.py [--repeat 5]``.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def with_subprocess(binary: str, workdir: Path, workspace: str, env: dict[str, s
 def main() -> None:
     """Parse options, alternate both sides ``--repeat`` times, print medians, ratios and a summary line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3, help="life cycles per side (default 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="life cycles per side (default 5)")
     args = parser.parse_args()
     results: dict[str, dict[str, list[float]]] = {side: {p: [] for p in PHASES} for side in ("runner", "raw")}
     with stack("runner", with_vault=False) as stack_, \
