@@ -90,6 +90,9 @@ class TerraformRunner:
             base["TF_CLI_CONFIG_FILE"] = str(self.cli_config)
         if self.plugin_cache_dir is not None:
             base["TF_PLUGIN_CACHE_DIR"] = str(self.plugin_cache_dir)
+            # Run directories are fresh and carry no dependency lock file; without this, every init
+            # re-installs the cached provider package, pulling it from under plans that are running.
+            base["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "true"
         base.update(env or {})
         return base
 
