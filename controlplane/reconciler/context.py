@@ -27,6 +27,8 @@ class RunContext:
     placement_policy: str = "spread"
     vmid_start: int = 100
     power_timeout: float = 300.0
+    agent_timeout: float = 120.0
+    """Seconds an OpenTofu read of a running VM waits for its guest agent to report an address."""
     configure: Configurator | None = None
     gateway: Gateway | None = None
     cancel: threading.Event = field(default_factory=threading.Event)

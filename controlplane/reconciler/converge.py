@@ -58,7 +58,7 @@ def converge_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> No
         record_intent(ctx, obj, creds, run)
     adopt = _adopt_needed(ctx, obj, creds.access, run)
     vmid, node = int(obj.status["vmid"]), str(obj.status["node"])
-    guest = GuestModule(obj.kind.name, module_variables(obj, vmid, node))
+    guest = GuestModule(obj.kind.name, module_variables(obj, vmid, node, agent_timeout=ctx.agent_timeout))
     outcome = converge(ctx.terraform, guest, workspace(obj.kind, obj.id), creds.terraform, run, adopt=adopt,
                        cancel=ctx.cancel)
     run.set_action(_action(outcome.plan, adopt))
@@ -75,9 +75,10 @@ def converge_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> No
     obj.status["power"] = converge_power(creds.access, obj, run, ctx.engine, timeout=ctx.power_timeout)
     try:
         configure_step(ctx, obj, run, creds.access)
-    except ConfigurationFailed:
+    except ConfigurationFailed as exc:
         # Provisioned and powered as asked, but the play failed: this generation is observed (drift is
         # still watched); the failure is shown and not retried until the spec or the playbook changes.
+        obj.conditions = set_condition(obj.conditions, READY, False, "ConfigurationFailed", exc.message)
         with system_tx(ctx.engine) as conn:
             store.write_status(conn, obj, observed_generation=obj.generation)
         raise

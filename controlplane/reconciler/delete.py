@@ -26,7 +26,7 @@ def delete_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> None
             creds = load_cluster(conn, obj.cluster_id, ctx.vault, ctx.data_dir, ctx.gateway,
                              route=str(run.id))
         vmid, node = int(obj.status["vmid"]), str(obj.status["node"])
-        guest = GuestModule(obj.kind.name, module_variables(obj, vmid, node))
+        guest = GuestModule(obj.kind.name, module_variables(obj, vmid, node, agent_timeout=ctx.agent_timeout))
         if obj.status.get("create_pending"):
             found = guest_status(creds.access, obj.kind.name, node, vmid)
             if found is not None and found.get("name") in (obj.name, None):

@@ -47,12 +47,13 @@ def terraform_setup(data_dir: Path, owner_url: str, *, binary: str | None = None
 
 def start_worker(settings: Settings, app_engine: Engine, vault: SecretReader, *, owner_url: str,
                  concurrency: int = 4, configure: Configurator | None = None, ansible: bool = True,
-                 terraform: TerraformSetup | None = None, **config: Any) -> Worker:
-    """Start a worker in this process; ``config`` sets :class:`WorkerConfig` fields (poll_interval, ...)."""
+                 terraform: TerraformSetup | None = None, agent_timeout: float = 120.0, **config: Any) -> Worker:
+    """Start a worker in this process; ``config`` sets :class:`WorkerConfig` fields (poll_interval, ...);
+    ``agent_timeout`` is how long OpenTofu waits for a running VM's guest agent to report an address."""
     data_dir = settings.data_dir.resolve()
     if configure is None and ansible:
         configure = Configurator(work_dir=data_dir / "ansible")
     setup = terraform or terraform_setup(data_dir, owner_url, binary=settings.tf_binary)
     ctx = RunContext(engine=app_engine, vault=vault, terraform=setup, data_dir=data_dir, holder=make_holder(),
-                     configure=configure)
+                     configure=configure, agent_timeout=agent_timeout)
     return Worker(ctx, WorkerConfig(concurrency=concurrency, **config)).start()

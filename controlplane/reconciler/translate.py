@@ -55,8 +55,10 @@ def container_template(image: str) -> str:
                        "or a template volume like local:vztmpl/<file>", field="spec.image")
 
 
-def module_variables(obj: ManagedObject, vmid: int, node: str) -> dict[str, Any]:
-    """The module variables for ``obj`` placed on ``node`` as ``vmid``."""
+def module_variables(obj: ManagedObject, vmid: int, node: str, *, agent_timeout: float | None = None
+                     ) -> dict[str, Any]:
+    """The module variables for ``obj`` placed on ``node`` as ``vmid``; a VM's reads wait at most
+    ``agent_timeout`` seconds for its guest agent to report an address (the module's default otherwise)."""
     spec = obj.spec
     disks = spec.get("disks") or [{"size_gb": 8}]
     variables = _common(obj, vmid, node)
@@ -71,6 +73,8 @@ def module_variables(obj: ManagedObject, vmid: int, node: str) -> dict[str, Any]
             variables["description"] += f" (image {image})"
         if spec.get("user"):
             variables["cloud_init_user"] = spec["user"]
+        if agent_timeout is not None:
+            variables["agent_timeout"] = f"{max(1, int(agent_timeout))}s"
         return variables
     template = container_template(image)
     os_type = next((o for o in OS_TYPES if template.split("/")[-1].startswith(o)), "unmanaged")

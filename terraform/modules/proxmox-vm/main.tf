@@ -21,6 +21,7 @@ resource "proxmox_virtual_environment_vm" "this" {
 
   agent {
     enabled = var.agent_enabled
+    timeout = var.agent_timeout
   }
 
   cpu {

@@ -146,6 +146,17 @@ variable "agent_enabled" {
   default     = false
 }
 
+variable "agent_timeout" {
+  description = "How long a read waits for the guest agent to report an address (a Go duration, e.g. 2m)."
+  type        = string
+  default     = "15m"
+
+  validation {
+    condition     = can(regex("^[0-9]+(ms|s|m|h)$", var.agent_timeout))
+    error_message = "agent_timeout must be a duration such as 30s, 2m or 1h."
+  }
+}
+
 variable "pool_id" {
   description = "Proxmox VE resource pool, or null."
   type        = string

@@ -41,7 +41,8 @@ class Product:
     data_dir: Path
 
     @contextmanager
-    def worker(self, configure: Configurator | None = None, **config: Any) -> Iterator[Worker]:
+    def worker(self, configure: Configurator | None = None, agent_timeout: float = 120.0,
+               **config: Any) -> Iterator[Worker]:
         """A worker in this process, as ``controlplane up`` starts one, with short intervals."""
         runner = TerraformRunner(binary=str(self.toolchain.tofu), pg_conn_str=backend_url(self.database.owner),
                                  cli_config=self.toolchain.cli_config, plugin_cache_dir=self.toolchain.plugin_cache)
@@ -52,7 +53,8 @@ class Product:
         config.setdefault("backoff", Backoff(base=0.5, cap=4.0))
         settings = api_settings(data_dir=self.data_dir)
         worker = start_worker(settings, self.api.engine, self.vault, owner_url=self.database.owner,
-                              concurrency=2, configure=configure, terraform=setup, **config)
+                              concurrency=2, configure=configure, terraform=setup,
+                              agent_timeout=agent_timeout, **config)
         try:
             yield worker
         finally:
@@ -96,8 +98,11 @@ class Product:
             return wait_for(seen, timeout=timeout, interval=0.2, what=what)
         except TimeoutError as exc:
             code, body = self.get(doc)
-            runs = [(r["action"], r["state"], (r["error"] or "")[:300]) for r in self.runs(doc)] if code == 200 else []
-            raise AssertionError(f"{exc}\nGET: {code} {body.get('status')}\nruns: {runs[-5:]}") from exc
+            records = self.runs(doc) if code == 200 else []
+            runs = [(r["action"], r["state"], (r["error"] or "")[:300]) for r in records]
+            tail = [line["line"][:300] for line in self.log(records[-1])[-15:]] if records else []
+            raise AssertionError(f"{exc}\nGET: {code} {body.get('status')}\nruns: {runs[-5:]}\n"
+                                 "last run's log:\n  " + "\n  ".join(tail)) from exc
 
     def wait_ready(self, doc: dict[str, Any], generation: int | None = None, **kw: Any) -> dict[str, Any]:
         """Wait until the document is Ready at ``generation`` (default: the one given)."""
