@@ -263,7 +263,8 @@ def confirm_reset(engine: Engine, meta: Caller, token: str, password: str) -> No
         session.execute(sa.update(pr).where(pr.c.id == token_id).values(used_at=_now()))
         session.execute(
             sa.update(t.users).where(t.users.c.id == owner.user_id)
-            .values(password_hash=hash_password(password), updated_at=_now())
+            .values(password_hash=hash_password(password), updated_at=_now(),
+                    resource_version=t.users.c.resource_version + 1)
         )
         revoke_all(session, owner.user_id)
         audit.record(session, caller, "auth.reset", target_kind="User", target_id=owner.user_id,
