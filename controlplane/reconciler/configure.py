@@ -110,9 +110,12 @@ def configure_step(ctx: RunContext, obj: ManagedObject, run: RunRecorder, access
         return
     if not address:
         raise _waiting(obj, "WaitingForAddress", "the guest reports no IPv4 address yet")
+    try:
+        key_path, key = read_ssh_key(ctx.vault, obj.tenant_id, obj.project_id)
+    except TemporaryError as exc:
+        raise _waiting(obj, "NoSSHKey", exc.message) from exc
     if not _accepts_connections(address, conf.port, conf.connect_timeout):
         raise _waiting(obj, "Unreachable", f"{address}:{conf.port} does not accept connections yet")
-    key_path, key = read_ssh_key(ctx.vault, obj.tenant_id, obj.project_id)
     user = str(obj.spec.get("user") or "root") if obj.kind.name == "VirtualMachine" else "root"
     run.log(f"configure: {playbook} on {address}:{conf.port} as {user} with the SSH key at vault:{key_path}")
     run.flush()
