@@ -9,24 +9,20 @@ OWNER_ROLE = "controlplane_owner"
 APP_ROLE = "controlplane_app"
 DATABASE_NAME = "controlplane"
 
-ENSURE_APP_ROLE_SQL = f"""
+
+def ensure_role_sql(name: str, attributes: str) -> str:
+    """SQL that creates the login role ``name`` with ``attributes`` unless it exists."""
+    return f"""
 DO $$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-    CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') THEN
+    CREATE ROLE {name} LOGIN {attributes};
   END IF;
 END
 $$;
 """
 
-ENSURE_OWNER_ROLE_SQL = f"""
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
-    CREATE ROLE {OWNER_ROLE} LOGIN NOSUPERUSER NOCREATEROLE NOBYPASSRLS CREATEDB;
-  END IF;
-END
-$$;
-"""
 
+ENSURE_APP_ROLE_SQL = ensure_role_sql(APP_ROLE, "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS")
+ENSURE_OWNER_ROLE_SQL = ensure_role_sql(OWNER_ROLE, "NOSUPERUSER NOCREATEROLE NOBYPASSRLS CREATEDB")
 GRANT_APP_ROLE_TO_OWNER_SQL = f"GRANT {APP_ROLE} TO {OWNER_ROLE}"
