@@ -9,9 +9,7 @@ every later ``up``. A fresh token is made at each start; nothing secret is writt
 from __future__ import annotations
 
 import json
-import logging
 import secrets
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,22 +19,12 @@ from sqlalchemy.engine import Engine
 from controlplane.api.bootstrap import has_clusters, register_cluster
 from controlplane.drivers.vault import VaultStore
 from controlplane.pvesim import SimConfig, Simulator
-
-log = logging.getLogger(__name__)
+from controlplane.util.net import port_is_free
 
 DEMO_CLUSTER = "demo"
 PREFERRED_PORT = 8006
 META_FILE = "simulator.json"
 TOKEN_ID = "root@pam!controlplane"
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 class DemoCluster:
@@ -59,7 +47,7 @@ class DemoCluster:
     def _port(self) -> int:
         remembered = json.loads(self.meta_file.read_text()).get("port") if self.meta_file.exists() else None
         for candidate in (remembered, PREFERRED_PORT):
-            if candidate and _port_is_free(int(candidate)):
+            if candidate and port_is_free(int(candidate)):
                 return int(candidate)
         return 0
 

@@ -4,8 +4,6 @@ API becomes Ready within a minute, with its vmid, node and address in its status
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,21 +12,10 @@ from typing import Any
 
 import httpx
 
-from controlplane.util.binaries import TOOLS_DIR
 from controlplane.util.net import free_port, wait_for
+from tests.e2e.upflow import controlplane_up, ready, up_env
 
 PASSWORD = "correct horse battery staple"
-
-
-def _env(data_dir: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTROLPLANE_")}
-    env.update(CONTROLPLANE_DATA_DIR=str(data_dir), CONTROLPLANE_HTTP_PORT=str(port),
-               CONTROLPLANE_TF_BINARY=str(TOOLS_DIR / "bin" / "tofu"))
-    return env
-
-
-def _ready(base: str) -> bool:
-    return httpx.get(f"{base}/readyz", timeout=5).status_code == 200
 
 
 def _condition(doc: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -38,12 +25,9 @@ def _condition(doc: dict[str, Any], kind: str) -> dict[str, Any]:
 def test_a_vm_requested_through_the_api_on_up_becomes_ready_within_a_minute(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"
-    env = _env(data_dir, port)
-    with open(tmp_path / "up.log", "w") as log:
-        up = subprocess.Popen([sys.executable, "-m", "controlplane.cli", "up"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: _ready(base), timeout=120, what="controlplane up to be ready")
+    env = up_env(data_dir, port)
+    with controlplane_up(data_dir, port):
+        wait_for(lambda: ready(port), timeout=120, what="controlplane up to be ready")
         created = subprocess.run(
             [sys.executable, "-m", "controlplane.cli", "user", "create", "admin@example.com", "--role", "admin"],
             input=PASSWORD + "\n", env=env, capture_output=True, text=True, timeout=120,
@@ -68,17 +52,14 @@ def test_a_vm_requested_through_the_api_on_up_becomes_ready_within_a_minute(tmp_
             assert response.status_code == 201, response.text
             vm_id = response.json()["id"]
 
-            def ready() -> dict[str, Any] | None:
+            def vm_ready() -> dict[str, Any] | None:
                 doc = client.get(f"/api/v1/vms/{vm_id}").json()
                 return doc if _condition(doc, "Ready").get("status") == "True" else None
 
-            doc = wait_for(ready, timeout=60, interval=0.5, what="the VM to become Ready")
+            doc = wait_for(vm_ready, timeout=60, interval=0.5, what="the VM to become Ready")
             elapsed = time.monotonic() - requested
         status = doc["status"]
         assert elapsed < 60
         assert isinstance(status["vmid"], int) and status["node"] in {"pve1", "pve2", "pve3"}
         assert status["ipv4"] and status["power"] == "running"
-        assert status["observed_generation"] == doc["metadata"].get("generation", status["observed_generation"])
-    finally:
-        up.send_signal(signal.SIGINT)
-        up.wait(timeout=90)
+        assert status["observed_generation"] == doc["metadata"]["generation"] == 1

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,28 +13,7 @@ import psycopg
 
 from controlplane.drivers.vault import VaultStore
 from controlplane.util.net import free_port, wait_for
-
-
-@contextmanager
-def controlplane_up(data_dir: Path, port: int) -> Iterator[subprocess.Popen[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTROLPLANE_")}
-    env.update(CONTROLPLANE_DATA_DIR=str(data_dir), CONTROLPLANE_HTTP_PORT=str(port))
-    log = open(data_dir.parent / f"up-{port}.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "controlplane.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=60)
-        log.close()
-
-
-def ready(port: int) -> dict[str, object] | None:
-    response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
-    return response.json() if response.status_code == 200 else None
+from tests.e2e.upflow import controlplane_up, ready
 
 
 def postgres_socket_dir(data_dir: Path) -> str:
