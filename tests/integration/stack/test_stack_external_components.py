@@ -13,11 +13,8 @@ from controlplane.api.deps import AppDeps
 from controlplane.config import get_settings
 from controlplane.db import migrate
 from controlplane.db.embedded import DatabaseUrls
-from controlplane.drivers.vault import VaultStore
 from controlplane.stack import Stack
-from controlplane.util.net import free_port, wait_for
-from tests.fixtures.binaries import require_binary
-from tests.fixtures.vault import VaultServer
+from tests.fixtures.vault import VaultServer, dev_vault
 
 
 def test_external_database_and_vault_start_nothing_embedded(
@@ -42,16 +39,9 @@ def test_external_database_and_vault_start_nothing_embedded(
 
 
 def test_readyz_is_503_naming_the_component_that_is_down(tmp_path: Path, database: DatabaseUrls) -> None:
-    port, token = free_port(), "root-token-for-this-test"
-    bao = subprocess.Popen(
-        [require_binary("bao"), "server", "-dev", f"-dev-root-token-id={token}",
-         f"-dev-listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        addr = f"http://127.0.0.1:{port}"
-        wait_for(lambda: VaultStore(addr, token).health().ready, timeout=30, what="a private OpenBao")
-        settings = get_settings(data_dir=tmp_path, database_url=database.owner, vault_addr=addr, vault_token=token)
+    with dev_vault() as (server, bao):
+        settings = get_settings(data_dir=tmp_path, database_url=database.owner, vault_addr=server.addr,
+                                vault_token=server.token)
         with Stack(settings, report=lambda _m: None) as stack:
             assert stack.app_engine is not None and stack.vault is not None
             client = TestClient(create_app(AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault)))
@@ -59,14 +49,10 @@ def test_readyz_is_503_naming_the_component_that_is_down(tmp_path: Path, databas
             bao.terminate()
             bao.wait(timeout=15)
             response = client.get("/readyz")
-        assert response.status_code == 503
-        components = response.json()["components"]
-        assert components["postgresql"]["status"] == "ok"
-        assert components["vault"]["status"] == "down" and components["vault"]["error"]
-    finally:
-        if bao.poll() is None:
-            bao.kill()
-            bao.wait()
+    assert response.status_code == 503
+    components = response.json()["components"]
+    assert components["postgresql"]["status"] == "ok"
+    assert components["vault"]["status"] == "down" and components["vault"]["error"]
 
 
 def test_db_upgrade_and_current_from_the_cli(empty_database: DatabaseUrls, tmp_path: Path) -> None:
