@@ -24,7 +24,6 @@ from .views import RawJson
 
 API_PREFIX = "/api2/json"
 LOG = logging.getLogger("controlplane.pvesim")
-RT_KEY = web.AppKey("rt", Runtime)
 ANONYMOUS = Principal("", None, True, "none")
 
 
@@ -172,7 +171,6 @@ def drop_connection(request: web.Request) -> web.StreamResponse:
 def make_app(rt: Runtime) -> web.Application:
     """The aiohttp application serving ``/api2/json`` and ``/_sim`` for ``rt``."""
     app = web.Application(client_max_size=64 << 20)
-    app[RT_KEY] = rt
     api = ApiHandler(rt)
     app.router.add_route("*", API_PREFIX + "{tail:.*}", api.__call__)
     app.router.add_route("*", admin.PREFIX + "{tail:.*}", admin.AdminHandler(rt).__call__)

@@ -123,7 +123,7 @@ def create(rt: Runtime, kind: str, node: str, params: dict[str, Any], user: str)
     try:
         _apply_settings(rt, guest, settings, _spec_lookup(rt, kind))
     except PveError:
-        state.free_volumes(node, [v for (n, v), vol in state.volumes.items() if n == node and vol.vmid == vmid])
+        state.free_volumes(node, state.guest_volumes(node, vmid))
         raise
     state.guests[vmid] = guest
     if pool:
@@ -182,8 +182,8 @@ def delete(rt: Runtime, guest: Guest, params: dict[str, Any], user: str) -> str:
     def effect() -> None:
         if state.guests.get(guest.vmid) is not guest:
             return
-        guest.status, guest.started_at, guest.pid, guest.paused = "stopped", None, None, False
-        owned = [v for (n, v), vol in state.volumes.items() if n == guest.node and vol.vmid == guest.vmid]
+        guest.mark_stopped()
+        owned = state.guest_volumes(guest.node, guest.vmid)
         keep_unreferenced = guest.kind == "qemu" and not params.get("destroy-unreferenced-disks")
         referenced = set(disks.referenced_volumes(guest))
         state.free_volumes(guest.node, [v for v in owned if v in referenced or not keep_unreferenced])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +150,15 @@ class Guest:
             text = json.dumps(self.config, sort_keys=True) + f"#{self.generation}"
             self._digest = hashlib.sha1(text.encode()).hexdigest()
         return self._digest
+
+    def mark_running(self, started_at: float) -> None:
+        """Record a start at ``started_at`` with a pid derived from it."""
+        self.status, self.started_at = "running", started_at
+        self.pid = 1000 + zlib.crc32(f"{self.vmid}:{started_at}".encode()) % 60000
+
+    def mark_stopped(self) -> None:
+        """Record a stop: no start time, pid or paused flag."""
+        self.status, self.started_at, self.pid, self.paused = "stopped", None, None, False
 
     def touch(self) -> None:
         """Record a config write: bump the generation and invalidate the digest."""

@@ -3,8 +3,6 @@ including the node memory check on start."""
 
 from __future__ import annotations
 
-import zlib
-
 from .errors import PveError
 from .guestops import TASK, ensure_unlocked
 from .model import Guest
@@ -26,13 +24,13 @@ def do_start(rt: Runtime, guest: Guest) -> None:
             f"start failed: not enough memory on node '{node.name}' "
             f"(requested {guest.maxmem >> 20} MiB, available {max(free, 0) >> 20} MiB)",
         )
-    guest.status, guest.paused, guest.started_at = "running", False, rt.now()
-    guest.pid = 1000 + zlib.crc32(f"{guest.vmid}:{guest.started_at}".encode()) % 60000
+    guest.paused = False
+    guest.mark_running(rt.now())
     state.changed()
 
 
 def _stop(rt: Runtime, guest: Guest) -> None:
-    guest.status, guest.paused, guest.started_at, guest.pid = "stopped", False, None, None
+    guest.mark_stopped()
     rt.state.changed()
 
 

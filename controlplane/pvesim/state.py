@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -78,10 +77,6 @@ class ClusterState:
             if guest.node == node and (kind is None or guest.kind == kind):
                 yield guest
 
-    def used_memory(self, node: str) -> int:
-        """Bytes of memory held by running guests on ``node``."""
-        return sum(g.maxmem for g in self.guests_on(node) if g.status == "running")
-
     def next_vmid(self, start: int = 100) -> int:
         """The lowest free vmid at or above ``start``."""
         vmid = start
@@ -142,6 +137,10 @@ class ClusterState:
         """The volume ``volid`` on ``node`` if it exists."""
         return self.volumes.get((node, volid))
 
+    def guest_volumes(self, node: str, vmid: int) -> list[str]:
+        """Volume ids on ``node`` owned by guest ``vmid``."""
+        return [v for (n, v), vol in self.volumes.items() if n == node and vol.vmid == vmid]
+
     def free_volumes(self, node: str, volids: list[str]) -> None:
         """Delete the given volumes from ``node``."""
         for volid in volids:
@@ -152,25 +151,21 @@ class ClusterState:
         """Stop a guest behind the control plane's back."""
         with self.lock:
             guest = self.guest(vmid)
-            guest.status, guest.started_at, guest.pid, guest.paused = "stopped", None, None, False
+            guest.mark_stopped()
             self.changed()
 
     def start_guest(self, vmid: int) -> None:
         """Start a guest behind the control plane's back (no memory check)."""
         with self.lock:
             guest = self.guest(vmid)
-            guest.status, guest.started_at = "running", self.clock()
-            guest.pid = 1000 + zlib.crc32(f"{vmid}:{guest.started_at}".encode()) % 60000
+            guest.mark_running(self.clock())
             self.changed()
 
     def delete_guest(self, vmid: int) -> None:
         """Remove a guest and its volumes behind the control plane's back."""
         with self.lock:
             guest = self.guest(vmid)
-            self.free_volumes(
-                guest.node,
-                [v for (n, v), vol in self.volumes.items() if n == guest.node and vol.vmid == guest.vmid],
-            )
+            self.free_volumes(guest.node, self.guest_volumes(guest.node, guest.vmid))
             del self.guests[guest.vmid]
             for pool in self.pools.values():
                 pool.vms.discard(guest.vmid)

@@ -88,7 +88,6 @@ class TaskManager:
         lock: str | None = None,
         effect: Callable[[], Any] | None = None,
         on_fail: Callable[[], Any] | None = None,
-        log: list[str] | None = None,
     ) -> str:
         """Start a task, lock its guest, and return its UPID (completes now when duration is 0)."""
         with self.state.lock:
@@ -108,7 +107,6 @@ class TaskManager:
                 start,
                 now + self.duration,
                 vmid,
-                log=list(log or []),
                 effect=effect,
                 on_fail=on_fail,
             )
@@ -159,10 +157,3 @@ class TaskManager:
         if task is None or task.node != node:
             raise NotFound(f"no such task '{upid}'" if task is None else f"no such resource '{upid}'")
         return task
-
-    def running_on(self, vmid: int) -> Task | None:
-        """The running task holding ``vmid``'s lock, if any."""
-        for task in self.tasks.values():
-            if task.vmid == vmid and task.status == "running":
-                return task
-        return None

@@ -4,6 +4,7 @@ cache that keeps ``/cluster/resources`` cheap at 10,000 guests (one pass, serial
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from . import metrics
@@ -38,7 +39,7 @@ def guest_status(rt: Runtime, guest: Guest) -> dict[str, Any]:
     }
     if guest.kind == "qemu":
         out["qmpstatus"] = "paused" if guest.paused else guest.status
-        out["agent"] = 1 if _agent_enabled(guest) else 0
+        out["agent"] = 1 if agent_enabled(guest) else 0
         if guest.status == "running":
             out["running-qemu"], out["running-machine"] = "9.2.0", "pc-i440fx-9.2+pve1"
     else:
@@ -58,15 +59,19 @@ def guest_status(rt: Runtime, guest: Guest) -> dict[str, Any]:
     return out
 
 
-def _agent_enabled(guest: Guest) -> bool:
-    agent = str(guest.config.get("agent", "0"))
-    first = agent.split(",")[0]
+def agent_enabled(guest: Guest) -> bool:
+    """True when a qemu guest's ``agent`` option enables the guest agent."""
+    first = str(guest.config.get("agent", "0")).split(",")[0]
     return first in ("1", "enabled=1", "true", "enabled=true")
 
 
-def agent_enabled(guest: Guest) -> bool:
-    """True when a qemu guest's ``agent`` option enables the guest agent."""
-    return _agent_enabled(guest)
+def _cached(rt: Runtime, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """``build()`` memoised in ``rt.cache`` under ``key`` (the cache is emptied when it grows past 64)."""
+    if key not in rt.cache:
+        if len(rt.cache) > 64:
+            rt.cache.clear()
+        rt.cache[key] = build()
+    return rt.cache[key]
 
 
 def _node_aggregates(rt: Runtime) -> dict[str, tuple[int, float]]:
@@ -82,12 +87,7 @@ def _node_aggregates(rt: Runtime) -> dict[str, tuple[int, float]]:
 
 def node_aggregates(rt: Runtime) -> dict[str, tuple[int, float]]:
     """Per node: (memory used by running guests, busy vCPUs), cached per state generation and time bucket."""
-    key = ("nodeagg", rt.state.generation, _bucket(rt))
-    if key not in rt.cache:
-        if len(rt.cache) > 64:
-            rt.cache.clear()
-        rt.cache[key] = _node_aggregates(rt)
-    return rt.cache[key]
+    return _cached(rt, ("nodeagg", rt.state.generation, _bucket(rt)), lambda: _node_aggregates(rt))
 
 
 def node_entry(rt: Runtime, node: Node) -> dict[str, Any]:
@@ -156,10 +156,10 @@ def guest_resource(rt: Runtime, guest: Guest, node_online: bool, pool: str | Non
 
 def cluster_resources(rt: Runtime, type_: str | None) -> RawJson:
     """``/cluster/resources`` serialized once per (state generation, time bucket, type)."""
-    key = ("resources", rt.state.generation, _bucket(rt), type_)
-    cached = rt.cache.get(key)
-    if cached is not None:
-        return cached
+    return _cached(rt, ("resources", rt.state.generation, _bucket(rt), type_), lambda: _cluster_resources(rt, type_))
+
+
+def _cluster_resources(rt: Runtime, type_: str | None) -> RawJson:
     state, t = rt.state, rt.now()
     rows: list[dict[str, Any]] = []
     if type_ in (None, "node"):
@@ -174,8 +174,4 @@ def cluster_resources(rt: Runtime, type_: str | None) -> RawJson:
         )
     if type_ is None:
         rows.extend({"id": f"/pool/{p}", "type": "pool", "pool": p} for p in state.pools)
-    raw = RawJson(json.dumps(rows, separators=(",", ":")).encode())
-    if len(rt.cache) > 64:
-        rt.cache.clear()
-    rt.cache[key] = raw
-    return raw
+    return RawJson(json.dumps(rows, separators=(",", ":")).encode())
