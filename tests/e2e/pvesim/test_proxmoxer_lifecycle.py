@@ -10,7 +10,8 @@ from proxmoxer import ProxmoxAPI
 from proxmoxer.core import ResourceException
 
 from controlplane.pvesim import Simulator
-from tests.fixtures.pvesim import wait_for, wait_task
+from controlplane.util.net import wait_for
+from tests.fixtures.pvesim import wait_task
 
 
 def _token_client(sim: Simulator) -> ProxmoxAPI:
@@ -135,7 +136,7 @@ def test_container_lifecycle(pvesim_factory: Any, auth: str) -> None:
     assert node.lxc(200).config.get()["memory"] == 1024
     _ok(px, "pve1", node.lxc(200).status.start.post())
     assert _status(px, "pve1", "lxc", 200) == "running"
-    ifaces = wait_for(lambda: node.lxc(200).interfaces.get(), what="interfaces")
+    ifaces = wait_for(lambda: node.lxc(200).interfaces.get(), timeout=10, what="interfaces")
     eth0 = next(i for i in ifaces if i["name"] == "eth0")
     assert eth0["hwaddr"] and eth0["inet"].endswith("/24")
     _ok(px, "pve1", node.lxc(200).status.stop.post())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fixtures.pvesim import SimClient, wait_for
+from controlplane.util.net import wait_for
+from tests.fixtures.pvesim import SimClient
 
 
 def _task(client: SimClient, node: str, upid: str) -> dict[str, Any]:
@@ -12,7 +13,9 @@ def _task(client: SimClient, node: str, upid: str) -> dict[str, Any]:
 
 
 def _done(client: SimClient, node: str, upid: str) -> dict[str, Any]:
-    return wait_for(lambda: (s := _task(client, node, upid))["status"] == "stopped" and s, what=upid)
+    return wait_for(
+        lambda: (s := _task(client, node, upid))["status"] == "stopped" and s, timeout=10, interval=0.02, what=upid
+    )
 
 
 def test_guest_is_locked_while_its_task_runs(pvesim_factory: Any) -> None:

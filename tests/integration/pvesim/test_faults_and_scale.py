@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fixtures.pvesim import SimClient, wait_for
+from controlplane.util.net import wait_for
+from tests.fixtures.pvesim import SimClient
 
 
 def _statuses(sim: Any, n: int = 40) -> list[int]:
@@ -90,6 +91,7 @@ def test_state_file_save_and_load(pvesim_factory: Any, tmp_path: Path) -> None:
     c.data("POST", "/pools", data={"poolid": "keep"})
     wait_for(
         lambda: path.exists() and any(g["vmid"] == 700 for g in json.loads(path.read_text())["guests"]),
+        timeout=10,
         what="state file written",
     )
     sim.stop()
