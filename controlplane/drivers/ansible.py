@@ -18,6 +18,7 @@ from typing import Any
 
 from controlplane.drivers.ansible_files import (
     configuration_digest,
+    has_playbook,
     playbook_digest,
     private_data_dir,
     unsafe_yaml,
@@ -140,8 +141,7 @@ def run_playbook(
     """
     import ansible_runner
 
-    playbook_path = (playbook_dir / playbook).resolve()
-    if not playbook_path.is_file() or playbook_dir.resolve() not in playbook_path.parents:
+    if not has_playbook(playbook_dir, playbook):
         raise InvalidInput(f"no playbook {playbook!r} in {playbook_dir}", field="spec.configure.playbook")
     binary = find_binary("ansible-playbook")
     if binary is None:

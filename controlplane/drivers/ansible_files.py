@@ -74,6 +74,13 @@ def _content_files(playbook_dir: Path) -> Iterator[Path]:
             yield path
 
 
+def has_playbook(playbook_dir: Path, playbook: str) -> bool:
+    """Whether ``playbook`` is a file inside ``playbook_dir`` once resolved (``../x`` or a link out is not)."""
+    directory = playbook_dir.resolve()
+    path = (directory / playbook).resolve()
+    return path.is_file() and directory in path.parents
+
+
 def playbook_digest(playbook_dir: Path, playbook: str) -> str:
     """``sha256:...`` over the playbook and everything beside it (roles, vars, templates, files).
 
@@ -81,8 +88,7 @@ def playbook_digest(playbook_dir: Path, playbook: str) -> str:
     role it uses; unrelated edits in the same directory also cause a (harmless, idempotent) re-run.
     """
     playbook_dir = playbook_dir.resolve()
-    target = (playbook_dir / playbook).resolve()
-    if not target.is_file() or playbook_dir not in target.parents:
+    if not has_playbook(playbook_dir, playbook):
         raise FileNotFoundError(f"no playbook {playbook!r} in {playbook_dir}")
     digest = hashlib.sha256(f"playbook:{playbook}\0".encode())
     for path in _content_files(playbook_dir):

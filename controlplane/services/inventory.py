@@ -51,7 +51,6 @@ ORDER BY c.name, n.name
 """
 
 _INVALID_GROUP_CHARS = re.compile(r"^[\d\W]|[^\w]")
-KINDS = ("vm", "container")
 KIND_GROUPS = {"vm": "virtual_machines", "container": "containers"}
 NODES_GROUP = "proxmox_nodes"
 
@@ -99,11 +98,6 @@ class Inventory:
     def to_data(self) -> list[dict[str, Any]]:
         """Plain JSON-serialisable data (what an inventory cache stores)."""
         return [{"name": h.name, "vars": h.vars, "groups": h.groups} for h in self.hosts]
-
-    @classmethod
-    def from_data(cls, data: list[dict[str, Any]]) -> Inventory:
-        """The inventory stored by :meth:`to_data`."""
-        return cls([Host(d["name"], d["vars"], list(d["groups"])) for d in data])
 
 
 def user_vars(spec: dict[str, Any]) -> dict[str, Any]:
