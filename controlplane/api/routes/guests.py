@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from controlplane.api.deps import DbDep
-from controlplane.api.etag import IfMatch, parse_if_match, set_etag
+from controlplane.api.etag import ExpectedVersion, tagged
 from controlplane.api.listparams import list_params, multi
 from controlplane.errors import InvalidInput
 from controlplane.models import tables as t
@@ -111,42 +111,33 @@ def guest_router(kind: Kind, prefix: str) -> APIRouter:
                  responses={409: {"description": "name taken or quota exceeded"}})
     def create_guest(body: GuestDocument, db: DbDep, response: Response) -> GuestPublic:
         row = db.write(f"{noun}.create", lambda s: guests.create(s, kind, db.caller, body), target_kind=kind.name)
-        set_etag(response, row.resource_version)
         response.headers["Location"] = f"/api/v1{prefix}/{row.id}"
-        return public(kind, row)
+        return public(kind, tagged(response, row))
 
     @router.get("/{guest_id}", response_model=GuestPublic, name=f"get_{noun}")
     def get_guest(guest_id: UUID, db: DbDep, response: Response) -> GuestPublic:
-        row = db.read(lambda s: guests.get(s, kind, db.caller, guest_id))
-        set_etag(response, row.resource_version)
-        return public(kind, row)
+        return public(kind, tagged(response, db.read(lambda s: guests.get(s, kind, db.caller, guest_id))))
 
     @router.put("/{guest_id}", response_model=GuestPublic, name=f"replace_{noun}", responses={412: {}})
     def replace_guest(guest_id: UUID, body: GuestDocument, db: DbDep, response: Response,
-                      if_match: IfMatch = None) -> GuestPublic:
-        version = parse_if_match(if_match)
-        row = db.write(f"{noun}.update", lambda s: guests.replace(s, kind, db.caller, guest_id, body, version),
+                      expected: ExpectedVersion) -> GuestPublic:
+        row = db.write(f"{noun}.update", lambda s: guests.replace(s, kind, db.caller, guest_id, body, expected),
                        target_kind=kind.name, target=guest_id)
-        set_etag(response, row.resource_version)
-        return public(kind, row)
+        return public(kind, tagged(response, row))
 
     @router.patch("/{guest_id}", response_model=GuestPublic, name=f"patch_{noun}", responses={412: {}})
     def patch_guest(guest_id: UUID, body: GuestPatch, db: DbDep, response: Response,
-                    if_match: IfMatch = None) -> GuestPublic:
-        version = parse_if_match(if_match)
-        row = db.write(f"{noun}.update", lambda s: guests.patch(s, kind, db.caller, guest_id, body, version),
+                    expected: ExpectedVersion) -> GuestPublic:
+        row = db.write(f"{noun}.update", lambda s: guests.patch(s, kind, db.caller, guest_id, body, expected),
                        target_kind=kind.name, target=guest_id)
-        set_etag(response, row.resource_version)
-        return public(kind, row)
+        return public(kind, tagged(response, row))
 
     @router.delete("/{guest_id}", response_model=GuestPublic, status_code=status.HTTP_202_ACCEPTED,
                    name=f"delete_{noun}", responses={412: {}})
-    def delete_guest(guest_id: UUID, db: DbDep, response: Response, if_match: IfMatch = None) -> GuestPublic:
-        version = parse_if_match(if_match)
-        row = db.write(f"{noun}.delete", lambda s: guests.delete(s, kind, db.caller, guest_id, version),
+    def delete_guest(guest_id: UUID, db: DbDep, response: Response, expected: ExpectedVersion) -> GuestPublic:
+        row = db.write(f"{noun}.delete", lambda s: guests.delete(s, kind, db.caller, guest_id, expected),
                        target_kind=kind.name, target=guest_id)
-        set_etag(response, row.resource_version)
-        return public(kind, row)
+        return public(kind, tagged(response, row))
 
     @router.post("/{guest_id}/actions/{action}", response_model=ActionPublic,
                  status_code=status.HTTP_202_ACCEPTED, name=f"act_{noun}")
@@ -159,7 +150,6 @@ def guest_router(kind: Kind, prefix: str) -> APIRouter:
     def assign(guest_id: UUID, body: AssignBody, db: DbDep, response: Response) -> GuestPublic:
         row = db.write(f"{noun}.assign", lambda s: guests.assign(s, kind, db.caller, guest_id, body.user_id),
                        target_kind=kind.name, target=guest_id)
-        set_etag(response, row.resource_version)
-        return public(kind, row)
+        return public(kind, tagged(response, row))
 
     return router
