@@ -66,10 +66,7 @@ def resolve(session: Session, caller: Caller, name: str | None, project_id: UUID
 
 def create(session: Session, caller: Caller, body: ProjectCreate) -> sa.Row:
     """A new project in the caller's tenant (admins name the tenant)."""
-    if body.tenant is None and body.tenant_id is None and caller.tenant_id is not None:
-        tenant_id = caller.tenant_id
-    else:
-        tenant_id = tenants.resolve(session, body.tenant, body.tenant_id)
+    tenant_id = tenants.resolve(session, body.tenant, body.tenant_id, default=caller.tenant_id)
     authz.require_manager(caller, "create projects", tenant_id)
     row = session.execute(
         sa.insert(P).values(tenant_id=tenant_id, name=body.name, description=body.description,

@@ -24,8 +24,12 @@ def get(session: Session, caller: Caller, tenant_id: UUID) -> sa.Row:
     return row
 
 
-def resolve(session: Session, name: str | None, tenant_id: UUID | None, *, field: str = "tenant") -> UUID:
-    """The id of the tenant named ``name`` or with ``tenant_id`` (as visible to the caller)."""
+def resolve(session: Session, name: str | None, tenant_id: UUID | None, *, default: UUID | None = None,
+            field: str = "tenant") -> UUID:
+    """The id of the tenant named ``name`` or with ``tenant_id`` (as visible to the caller); ``default`` (the
+    caller's own tenant) when neither is given."""
+    if name is None and tenant_id is None and default is not None:
+        return default
     if tenant_id is not None:
         row = session.execute(sa.select(T.c.id).where(T.c.id == tenant_id)).first()
     elif name is not None:
@@ -35,6 +39,11 @@ def resolve(session: Session, name: str | None, tenant_id: UUID | None, *, field
     if row is None:
         raise InvalidInput("no such tenant", field=field)
     return row.id
+
+
+def ids_named(names: list[str]) -> sa.Select:
+    """The ids of the tenants with these names (a subquery for ``?tenant=`` filters)."""
+    return sa.select(T.c.id).where(T.c.name.in_(names))
 
 
 def list_query() -> sa.Select:

@@ -45,10 +45,7 @@ def create(session: Session, caller: Caller, body: UserCreate) -> sa.Row:
         if body.tenant is not None or body.tenant_id is not None:
             raise InvalidInput("admins belong to no tenant", field="tenant")
     else:
-        if body.tenant is None and body.tenant_id is None and caller.tenant_id is not None:
-            tenant_id = caller.tenant_id
-        else:
-            tenant_id = tenants.resolve(session, body.tenant, body.tenant_id)
+        tenant_id = tenants.resolve(session, body.tenant, body.tenant_id, default=caller.tenant_id)
         authz.require_manager(caller, "create users", tenant_id)
     row = session.execute(
         sa.insert(U).values(tenant_id=tenant_id, email=body.email.lower(), password_hash=hash_password(body.password),

@@ -20,7 +20,7 @@ from controlplane.models.tenancy import (
     ProjectUpdate,
     Usage,
 )
-from controlplane.services import projects, quota
+from controlplane.services import projects, quota, tenants
 from controlplane.services.listing import ListParams, paginate
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -47,8 +47,7 @@ def list_projects(
     if tenant_id:
         stmt = stmt.where(P.c.tenant_id.in_(tenant_id))
     if names := multi(tenant):
-        stmt = stmt.where(P.c.tenant_id.in_(t.tenants.select().with_only_columns(t.tenants.c.id)
-                                            .where(t.tenants.c.name.in_(names))))
+        stmt = stmt.where(P.c.tenant_id.in_(tenants.ids_named(names)))
     if names := multi(name):
         stmt = stmt.where(P.c.name.in_(names))
     rows, cursor = db.read(lambda s: paginate(

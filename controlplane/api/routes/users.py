@@ -13,7 +13,7 @@ from controlplane.api.listparams import list_params, multi
 from controlplane.models import tables as t
 from controlplane.models.common import Page
 from controlplane.models.identity import UserCreate, UserPublic, UserUpdate
-from controlplane.services import users
+from controlplane.services import tenants, users
 from controlplane.services.listing import ListParams, paginate
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -37,8 +37,7 @@ def list_users(
     if tenant_id:
         stmt = stmt.where(U.c.tenant_id.in_(tenant_id))
     if names := multi(tenant):
-        stmt = stmt.where(U.c.tenant_id.in_(t.tenants.select().with_only_columns(t.tenants.c.id)
-                                            .where(t.tenants.c.name.in_(names))))
+        stmt = stmt.where(U.c.tenant_id.in_(tenants.ids_named(names)))
     if roles := multi(role):
         stmt = stmt.where(U.c.role.in_(roles))
     if emails := multi(email):
