@@ -65,7 +65,6 @@ class AuditFilter:
     result: list[str] | None = None
     since: datetime | None = None
     until: datetime | None = None
-    q: str | None = None
 
 
 def search_query(caller: Caller, flt: AuditFilter) -> sa.Select:
@@ -90,9 +89,6 @@ def search_query(caller: Caller, flt: AuditFilter) -> sa.Select:
         stmt = stmt.where(c.created_at >= flt.since)
     if flt.until:
         stmt = stmt.where(c.created_at < flt.until)
-    if flt.q:
-        pattern = f"%{flt.q}%"
-        stmt = stmt.where(sa.or_(c.actor.ilike(pattern), c.action.ilike(pattern), c.target_name.ilike(pattern)))
     return stmt
 
 

@@ -6,6 +6,7 @@ migration 0002 find the user, then everything else runs in that user's own tenan
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -77,7 +78,6 @@ class _Owner:
     user_id: UUID
     tenant_id: UUID | None
     role: str
-    is_active: bool
 
 
 def _now() -> datetime:
@@ -120,7 +120,7 @@ def login(
         row = session.execute(sa.text("SELECT * FROM cp_login_lookup(:email)"), {"email": email_key}).first()
     ok = verify_password(row.password_hash if row else None, password)
     if row is None or not ok or not row.is_active:
-        ctx_caller = _owner_caller(_Owner(row.user_id, row.tenant_id, row.role, True), meta, email_key) if row else None
+        ctx_caller = _owner_caller(_Owner(row.user_id, row.tenant_id, row.role), meta, email_key) if row else None
         with session_scope(engine, (ctx_caller or system_caller()).context()) as session:
             audit.record(session, ctx_caller or meta, "auth.login", target_kind="User",
                          target_id=row.user_id if row else "", target_name=email_key[:254], result=audit.FAILURE,
@@ -128,7 +128,7 @@ def login(
                          details={"reason": "inactive" if row is not None and ok else "bad credentials"})
         raise Unauthenticated("wrong email or password")
     limiter.reset(f"login:account:{email_key}")
-    caller = _owner_caller(_Owner(row.user_id, row.tenant_id, row.role, True), meta, email_key)
+    caller = _owner_caller(_Owner(row.user_id, row.tenant_id, row.role), meta, email_key)
     with session_scope(engine, caller.context()) as session:
         values: dict[str, object] = {"last_login_at": _now()}
         if needs_rehash(row.password_hash):
@@ -148,7 +148,7 @@ def _token_owner(engine: Engine, kind: str, token_id: UUID) -> _Owner:
         ).first()
     if row is None or not row.is_active:
         raise Unauthenticated("invalid or expired token")
-    return _Owner(row.user_id, row.tenant_id, row.role, row.is_active)
+    return _Owner(row.user_id, row.tenant_id, row.role)
 
 
 def _email_of(session: Session, user_id: UUID) -> str:
@@ -226,7 +226,7 @@ def request_reset(
             audit.record(session, meta, "auth.reset_request", target_kind="User", target_name=email_key[:254],
                          result=audit.FAILURE, details={"reason": "no such active account"})
         return
-    caller = _owner_caller(_Owner(row.user_id, row.tenant_id, row.role, True), meta, email_key)
+    caller = _owner_caller(_Owner(row.user_id, row.tenant_id, row.role), meta, email_key)
     secret = new_secret()
     token_id = uuid.uuid4()
     with session_scope(engine, caller.context()) as session:
@@ -288,7 +288,7 @@ def authenticate_api_key(engine: Engine, meta: Caller, key: str, method: str, pa
     )
     with session_scope(engine, caller.context()) as session:
         email = _email_of(session, row.user_id)
-        caller = Caller(**{**caller.__dict__, "email": email})
+        caller = dataclasses.replace(caller, email=email)
         session.execute(sa.update(t.api_keys).where(t.api_keys.c.id == row.key_id).values(last_used_at=_now()))
         audit.record(session, caller, "api_key.use", target_kind="ApiKey", target_id=row.key_id,
                      target_name=parts[1], details={"method": method, "path": path[:256]})

@@ -11,7 +11,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from controlplane.errors import NotFound, PermissionDenied
+from controlplane.errors import PermissionDenied
 from controlplane.models import tables as t
 from controlplane.services.caller import Caller
 
@@ -46,13 +46,6 @@ def is_member(session: Session, caller: Caller, project_id: UUID) -> bool:
 def can_manage_project(caller: Caller, tenant_id: UUID) -> bool:
     """Admins and the tenant's managers manage a project (quotas, members, every guest)."""
     return caller.is_admin or (caller.is_manager and caller.tenant_id == tenant_id)
-
-
-def require_project_access(session: Session, caller: Caller, project_id: UUID, tenant_id: UUID) -> None:
-    """Managers of the tenant or members of the project; others get NotFound (they may not know it exists)."""
-    if can_manage_project(caller, tenant_id) or is_member(session, caller, project_id):
-        return
-    raise NotFound("no such project", field="project")
 
 
 def visible_project_ids(caller: Caller) -> sa.ScalarSelect | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -29,7 +29,6 @@ class ListParams:
     cursor: str | None = None
     sort: str | None = None
     q: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _encode(sort: str, value: Any, ident: Any) -> str:
