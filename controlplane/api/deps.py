@@ -3,6 +3,7 @@ and the per-request dependencies: the authenticated caller and its database tran
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
@@ -15,7 +16,7 @@ from controlplane.config import Settings
 from controlplane.db.engine import session_scope
 from controlplane.drivers.vault import VaultStore
 from controlplane.errors import ControlPlaneError, NotFound, PermissionDenied, Unauthenticated
-from controlplane.services import audit
+from controlplane.services import audit, auth
 from controlplane.services.auth import AuthPolicy, Limiter, Mailer
 from controlplane.services.caller import READ, WRITE, Caller, system_caller
 from controlplane.services.clusters import Prober
@@ -25,6 +26,7 @@ from controlplane.services.tokens import TokenIssuer
 ComponentCheck = Callable[[], dict[str, object]]
 T = TypeVar("T")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,8 +73,6 @@ def request_meta(request: Request) -> Caller:
 
 def authenticate(request: Request) -> Caller:
     """The caller behind ``Authorization: Bearer <JWT or API key>``; 401 without one, 403 beyond its scopes."""
-    from controlplane.services import auth
-
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
@@ -124,9 +124,7 @@ class Db:
                 audit.record(session, self.caller, action, target_kind=target_kind, target_id=shown,
                              result=audit.FAILURE, details={"error": type(exc).__name__, "message": exc.message})
         except Exception:  # the original error matters more than a failed failure-audit
-            import logging
-
-            logging.getLogger(__name__).exception("could not audit a failed %s", action)
+            log.exception("could not audit a failed %s", action)
 
 
 def get_db(request: Request, caller: CallerDep) -> Db:
