@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from contextlib import AbstractContextManager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from controlplane.errors import ConfigError, InvalidInput
 from controlplane.util.binaries import TOOLS_DIR
@@ -56,12 +58,6 @@ def toolchain_cli_config() -> Path | None:
     return path if path.is_file() else None
 
 
-class SecretReader(Protocol):
-    """Reads a secret's key/value pairs (``VaultStore`` is one)."""
-
-    def read(self, path: str) -> dict[str, str]: ...
-
-
 @dataclass(frozen=True)
 class ProxmoxCredentials:
     """How the provider reaches one Proxmox cluster. ``api_token`` is ``user@realm!id=secret``."""
@@ -77,15 +73,6 @@ class ProxmoxCredentials:
         if "!" not in self.api_token or "=" not in self.api_token:
             raise InvalidInput("the API token must look like user@realm!id=secret", field="api_token")
 
-    @classmethod
-    def from_secret(cls, reader: SecretReader, path: str) -> ProxmoxCredentials:
-        """Read ``endpoint``, ``token_id`` + ``token_secret`` (or ``api_token``), optional ``ca_file`` and
-        ``insecure`` from the secret at ``path`` (a cluster's entry in Vault)."""
-        data = reader.read(path)
-        token = data.get("api_token") or f"{data.get('token_id', '')}={data.get('token_secret', '')}"
-        return cls(endpoint=data.get("endpoint", ""), api_token=token, ca_file=data.get("ca_file") or None,
-                   insecure=str(data.get("insecure", "")).lower() in ("1", "true", "yes"))
-
     def env(self) -> dict[str, str]:
         """The provider's environment variables for one run."""
         env = {"PROXMOX_VE_ENDPOINT": self.endpoint, "PROXMOX_VE_API_TOKEN": self.api_token}
@@ -94,6 +81,16 @@ class ProxmoxCredentials:
         if self.ca_file:
             env["SSL_CERT_FILE"] = self.ca_file
         return env
+
+
+@contextmanager
+def timed(timings: dict[str, float], phase: str) -> Iterator[None]:
+    """Add the seconds the block takes (failed or not) to ``timings[phase]``."""
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[phase] = round(timings.get(phase, 0.0) + time.monotonic() - start, 3)
 
 
 @dataclass(frozen=True)
@@ -122,29 +119,47 @@ class TerraformDriver:
             return self.runner.plan(workdir, credentials.env(), on_event=on_event, control=control)
 
     def converge(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *,
-                 adopt: bool = False, on_event: EventHandler | None = None,
-                 control: ProcessControl | None = None) -> RunResult:
+                 adopt: bool = False, on_event: EventHandler | None = None, control: ProcessControl | None = None,
+                 on_plan: Callable[[PlanSummary], None] | None = None,
+                 timings: dict[str, float] | None = None) -> RunResult:
         """Make the guest match its variables. ``adopt`` first imports a guest that exists in Proxmox but
-        not in the workspace's state (e.g. one created before the control plane managed it)."""
-        return self._converge(guest, workspace, credentials, adopt=adopt, on_event=on_event, control=control)
-
-    def _converge(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *, adopt: bool,
-                  on_event: EventHandler | None, control: ProcessControl | None) -> RunResult:
+        not in the workspace's state (e.g. one created before the control plane managed it). ``on_plan``
+        sees the plan before it is applied; ``timings`` collects each phase's seconds."""
         env = credentials.env()
+        timings = {} if timings is None else timings
         with self._run_dir(guest, adopt=adopt) as workdir:
-            self.runner.init(workdir, workspace, on_event=on_event, control=control)
-            summary = self.runner.plan(workdir, env, on_event=on_event, control=control)
-            if summary.changed or adopt:
-                self.runner.apply(workdir, env, on_event=on_event, control=control)
-            outputs = self.runner.output(workdir, env, control=control)
-        return RunResult(plan=summary, outputs=outputs, applied=summary.changed or adopt)
+            with timed(timings, "init"):
+                self.runner.init(workdir, workspace, on_event=on_event, control=control)
+            with timed(timings, "plan"):
+                summary = self.runner.plan(workdir, env, on_event=on_event, control=control)
+            if on_plan is not None:
+                on_plan(summary)
+            applied = summary.changed or adopt
+            if applied:
+                with timed(timings, "apply"):
+                    self.runner.apply(workdir, env, on_event=on_event, control=control)
+            with timed(timings, "output"):
+                outputs = self.runner.output(workdir, env, control=control)
+        return RunResult(plan=summary, outputs=outputs, applied=applied)
 
     def destroy(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *,
-                on_event: EventHandler | None = None, control: ProcessControl | None = None) -> RunResult:
-        """Destroy the guest recorded in ``workspace``; a workspace with nothing in it is a no-op."""
+                on_event: EventHandler | None = None, control: ProcessControl | None = None,
+                on_plan: Callable[[PlanSummary], None] | None = None,
+                timings: dict[str, float] | None = None) -> RunResult:
+        """Destroy the guest recorded in ``workspace``; a workspace with nothing in it is a no-op.
+        ``on_plan`` and ``timings`` as for :meth:`converge`."""
+        env = credentials.env()
+        timings = {} if timings is None else timings
         with self._run_dir(guest, adopt=False) as workdir:
-            self.runner.init(workdir, workspace, on_event=on_event, control=control)
-            summary = self.runner.destroy(workdir, credentials.env(), on_event=on_event, control=control)
+            with timed(timings, "init"):
+                self.runner.init(workdir, workspace, on_event=on_event, control=control)
+            with timed(timings, "plan"):
+                summary = self.runner.plan(workdir, env, destroy=True, on_event=on_event, control=control)
+            if on_plan is not None:
+                on_plan(summary)
+            if summary.changed:
+                with timed(timings, "apply"):
+                    self.runner.apply(workdir, env, on_event=on_event, control=control)
         return RunResult(plan=summary, outputs={}, applied=summary.changed)
 
     def _run_dir(self, guest: GuestModule, *, adopt: bool) -> AbstractContextManager[Path]:
