@@ -73,21 +73,16 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 class Gateway:
-    """Start with :meth:`start`; :meth:`route` gives the endpoint OpenTofu should use for a cluster (one
+    """:meth:`route` gives the endpoint OpenTofu should use for a cluster (one
     loopback port per cluster, so the provider's URLs need no rewriting)."""
 
     def __init__(self, *, attempts: int = 8, base_delay: float = 0.1, max_delay: float = 2.0) -> None:
         self.attempts, self.base_delay, self.max_delay = attempts, base_delay, max_delay
-        self.stats = GatewayStats()
         self._dir = Path(tempfile.mkdtemp(prefix="cp-gateway-"))
         self.ca_file, self._key_file = _self_signed(self._dir)
         self._routes: dict[str, tuple[Upstream, ThreadingHTTPServer]] = {}
         self._lock = threading.Lock()
         self._session = requests.Session()
-
-    def start(self) -> Gateway:
-        """Ready to route (listeners start per cluster, on first use)."""
-        return self
 
     def stop(self) -> None:
         """Stop every listener and remove the certificate files."""
@@ -134,14 +129,13 @@ class Gateway:
     def forward(self, upstream: Upstream, method: str, path: str, headers: dict[str, str], body: bytes | None
                 ) -> tuple[int, list[tuple[str, str]], bytes]:
         """Send one request upstream, retrying answers and failures that are safe to retry."""
-        for stats in (self.stats, upstream.stats):
-            with stats.lock:
-                stats.requests += 1
+        stats = upstream.stats
+        with stats.lock:
+            stats.requests += 1
         for attempt in range(1, self.attempts + 1):
-            for stats in (self.stats, upstream.stats):
-                with stats.lock:
-                    stats.upstream_calls += 1
-                    stats.retries += attempt > 1
+            with stats.lock:
+                stats.upstream_calls += 1
+                stats.retries += attempt > 1
             try:
                 resp = self._session.request(method, upstream.endpoint + path, headers=headers, data=body,
                                              verify=upstream.verify, timeout=60, allow_redirects=False)

@@ -52,11 +52,6 @@ class ManagedObject:
     finalizers: list[str]
     deleted_at: datetime | None
 
-    @property
-    def drift_policy(self) -> str:
-        """``correct`` (default) or ``report``: see :func:`drift_policy`."""
-        return drift_policy(self.spec, self.labels)
-
 
 def drift_policy(spec: dict[str, Any], labels: dict[str, str] | None) -> str:
     """``report`` when ``spec.drift_policy`` or the label ``controlplane/drift`` says so, else ``correct``

@@ -53,7 +53,7 @@ class Worker:
     """One worker; ``start()`` returns at once, ``stop()`` cancels running runs and waits for them."""
 
     def __init__(self, ctx: RunContext, config: WorkerConfig) -> None:
-        self._gateway = Gateway().start() if config.gateway and ctx.gateway is None else None
+        self._gateway = Gateway() if config.gateway and ctx.gateway is None else None
         self.ctx = dataclasses.replace(ctx, gateway=self._gateway) if self._gateway else ctx
         self.config = config
         self.holder = ctx.holder

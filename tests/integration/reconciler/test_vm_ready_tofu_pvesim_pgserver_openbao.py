@@ -7,9 +7,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from proxmoxer import ProxmoxAPI
-
-from tests.integration.reconciler.harness import VM, condition, create_guest, log_of, make_world, runs_of, wait_ready
+from tests.integration.reconciler.harness import (
+    VM,
+    condition,
+    create_guest,
+    log_of,
+    make_world,
+    proxmox,
+    runs_of,
+    wait_ready,
+)
 
 
 def test_vm_becomes_ready_with_vmid_node_and_ip(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
@@ -26,9 +33,7 @@ def test_vm_becomes_ready_with_vmid_node_and_ip(database, vault, toolchain, pves
     assert condition(row, "Provisioned")["status"] == "True"
     assert row["observed_generation"] == row["generation"] == 1
 
-    px = ProxmoxAPI("127.0.0.1", port=sim.port, user="root@pam", token_name=sim.token_name,
-                    token_value=sim.token_secret, verify_ssl=sim.ca_file)
-    config = px.nodes(status["node"]).qemu(status["vmid"]).config.get()
+    config = proxmox(sim).nodes(status["node"]).qemu(status["vmid"]).config.get()
     assert config["name"] == "web-1" and int(config["memory"]) == 512
 
     runs = runs_of(world, vm_id)
