@@ -3,14 +3,17 @@ offline and under the strict Content-Security-Policy (no inline script: the page
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from pathlib import Path
 
-import fastapi_offline
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-ASSETS = Path(fastapi_offline.__file__).parent / "static"
+log = logging.getLogger(__name__)
+ASSET_PACKAGE = "fastapi_offline"
+"""The package that ships Swagger UI's built assets (``static/swagger-ui-bundle.js`` and its CSS)."""
 OWN = Path(__file__).parent / "docs_static"
 PAGE = """<!doctype html>
 <html lang="en">
@@ -30,7 +33,13 @@ PAGE = """<!doctype html>
 
 
 def mount_docs(app: FastAPI) -> None:
-    """Serve ``/docs`` (page, start script and Swagger UI assets) for ``app``'s OpenAPI document."""
+    """Serve ``/docs`` (page, start script and Swagger UI assets) for ``app``'s OpenAPI document; without the
+    asset package installed there are no docs (the OpenAPI document is still served)."""
+    found = importlib.util.find_spec(ASSET_PACKAGE)
+    if found is None or found.origin is None:
+        log.warning("no API docs at /docs: the %s package is not installed (pip install -e .)", ASSET_PACKAGE)
+        return
+    assets = Path(found.origin).parent / "static"
     page = PAGE.format(title=app.title, openapi_url=app.openapi_url or "/openapi.json")
 
     @app.get("/docs", include_in_schema=False)
@@ -41,4 +50,4 @@ def mount_docs(app: FastAPI) -> None:
     def docs_script() -> FileResponse:
         return FileResponse(OWN / "docs.js", media_type="text/javascript")
 
-    app.mount("/docs/assets", StaticFiles(directory=ASSETS), name="docs-assets")
+    app.mount("/docs/assets", StaticFiles(directory=assets), name="docs-assets")
