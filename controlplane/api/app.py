@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from controlplane import __version__
+from controlplane import __version__, portal
 from controlplane.api import health
 from controlplane.api.bootstrap import probe
 from controlplane.api.deps import AppDeps, Runtime
@@ -83,6 +83,7 @@ def create_app(deps: AppDeps) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(api_router())
+    portal.install(app)
     _document_errors(app)
     return app
 
