@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import ASGIApp
 
-from controlplane import __version__
+from controlplane import __version__, portal
 from controlplane.api import health
 from controlplane.api.bootstrap import probe
 from controlplane.api.deps import AppDeps, Runtime
@@ -104,6 +104,7 @@ def create_app(deps: AppDeps) -> FastAPI:
     if settings.api_docs:
         mount_docs(app)
     app.include_router(api_router())
+    portal.install(app)
     _document_errors(app)
     return app
 
