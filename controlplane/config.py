@@ -75,6 +75,16 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, description="SMTP user name (optional).")
     smtp_password: SecretStr | None = Field(None, description="SMTP password (optional).")
     smtp_starttls: bool = Field(False, description="Use STARTTLS with the SMTP server.")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=1_073_741_824, description="Largest request body accepted (bytes); larger ones get 413."
+    )
+    body_read_timeout: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a client may take to send a request body (408 after)."
+    )
+    api_docs: bool = Field(True, description="Serve the interactive API docs at /docs (assets served locally).")
+    readyz_details: bool = Field(
+        False, description="Show component versions and errors in /readyz to anonymous callers (admins see them)."
+    )
 
     @field_validator("database_url", "app_database_url")
     @classmethod
