@@ -23,7 +23,7 @@ from controlplane.portal.session import (
     set_anonymous_cookie,
     set_session_cookie,
 )
-from controlplane.portal.web import render
+from controlplane.portal.web import render, safe_next
 from controlplane.services import auth, portal_sessions
 from controlplane.services.dberrors import translated
 from controlplane.services.portal_sessions import SessionPolicy
@@ -32,11 +32,6 @@ router = APIRouter()
 AnonCsrf = Annotated[str, Depends(anonymous_csrf)]
 Checked = Depends(check_anonymous_csrf)
 RESET_SENT = "If the account exists, a reset link is on its way to its email address."
-
-
-def safe_next(target: str) -> str:
-    """Only a path of this site is a place to go after login (never another host)."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
 def _anon_page(request: Request, token: str, name: str, status_code: int = 200, **context: object) -> HTMLResponse:
