@@ -3,7 +3,7 @@
 The policies ask the context functions ``cp_role()``, ``cp_tenant_id()``, ``cp_user_id()`` and
 ``cp_is_global()`` who is acting. ``admin`` and ``system`` see every tenant; anyone else sees rows of their
 own tenant only. The application role owns no table, so the database enforces this even when our code
-forgets a ``WHERE``. Migration 0001 created the functions over plain settings; since 0006 they read a
+forgets a ``WHERE``. Migration 0001 created the functions over plain settings; since 0007 they read a
 signed claim (``controlplane.db.claims``), which SQL run as the application role cannot forge.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from controlplane.db.roles import APP_ROLE
 
-# The functions as 0001 created them (0006 replaces cp_role, cp_tenant_id and cp_user_id).
+# The functions as 0001 created them (0007 replaces cp_role, cp_tenant_id and cp_user_id).
 CONTEXT_FUNCTIONS_SQL = """
 CREATE FUNCTION cp_role() RETURNS text LANGUAGE sql STABLE AS
   $$ SELECT coalesce(nullif(current_setting('app.role', true), ''), 'anonymous') $$;

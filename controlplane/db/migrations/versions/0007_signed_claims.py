@@ -7,8 +7,8 @@ HMAC-signed with a key in ``cp_claim_key`` (readable by the owner role alone) an
 DEFINER function ``cp_claim()`` (see ``controlplane.db.claims``). The policies themselves, and their
 InitPlan form from 0004, do not change: the context functions they call now read the verified claim.
 
-Revision ID: 0006_signed_claims
-Revises: 0005
+Revision ID: 0007_signed_claims
+Revises: 0006_token_version
 Create Date: 2026-12-02
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 from controlplane.db.claims import CONTEXT_FUNCTIONS_SQL, VERIFY_FUNCTION_SQL, ClaimKey
 from controlplane.db.roles import APP_ROLE
 
-revision = "0006_signed_claims"
-down_revision = "0005"
+revision = "0007_signed_claims"
+down_revision = "0006_token_version"
 branch_labels = None
 depends_on = None
 
