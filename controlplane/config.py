@@ -35,6 +35,10 @@ class Settings(BaseSettings):
         description="PostgreSQL URL of the application role; when unset, the owner URL with the user "
         "controlplane_app and no password (socket, trust, peer or .pgpass logins).",
     )
+    inventory_dsn: SecretStr | None = Field(
+        None, description="PostgreSQL URL `controlplane inventory` reads (default: the database URL); with "
+        "--tenant it must be the owner role's."
+    )
     vault_addr: str | None = Field(None, description="Vault/OpenBao address; embedded OpenBao when unset.")
     vault_token: SecretStr | None = Field(None, description="Vault token (required with vault_addr).")
     vault_kv_mount: str = Field("secret", description="Mount point of the KV v2 secrets engine.")
@@ -86,7 +90,7 @@ class Settings(BaseSettings):
         False, description="Show component versions and errors in /readyz to anonymous callers (admins see them)."
     )
 
-    @field_validator("database_url", "app_database_url")
+    @field_validator("database_url", "app_database_url", "inventory_dsn")
     @classmethod
     def _postgres_scheme(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(("postgresql", "postgres")):
