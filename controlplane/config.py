@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         3600, ge=1, description="Seconds after which login failures are forgotten (at least twice "
         "login_backoff_max); the window of reset requests and of failed-login audit events."
     )
+    login_backoff_base: float = Field(
+        1.0, gt=0, le=60, description="First wait after the free login failures, in seconds; doubles each time."
+    )
     login_backoff_max: int = Field(900, ge=1, le=86400, description="Longest wait between login attempts (s).")
     login_audit_limit: int = Field(
         30, ge=1, description="Failed-login audit events per client per window; beyond, one summary event."

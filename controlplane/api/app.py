@@ -36,6 +36,7 @@ def _policy(settings: Settings) -> AuthPolicy:
         login_limit_account=settings.login_limit_account,
         login_limit_ip=settings.login_limit_ip,
         login_window=settings.login_window,
+        login_backoff_base=settings.login_backoff_base,
         login_backoff_max=settings.login_backoff_max,
         login_audit_limit=settings.login_audit_limit,
     )
