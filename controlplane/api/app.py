@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from controlplane import __version__
-from controlplane.api import health
+from controlplane.api import health, openapi
 from controlplane.api.bootstrap import probe
 from controlplane.api.deps import AppDeps, Runtime
 from controlplane.api.errors import install_error_handlers
@@ -83,31 +83,6 @@ def create_app(deps: AppDeps) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(api_router())
-    _document_errors(app)
+    openapi.install(app)
     return app
 
-
-ERROR_SCHEMA = {
-    "title": "Error",
-    "type": "object",
-    "properties": {
-        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
-        "field": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
-    },
-    "required": ["detail"],
-}
-
-
-def _document_errors(app: FastAPI) -> None:
-    """Describe our error body (``detail`` and the offending ``field``) in the OpenAPI document."""
-    original = app.openapi
-
-    def openapi() -> dict[str, object]:
-        if app.openapi_schema is None:
-            schema = original()
-            schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = ERROR_SCHEMA
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

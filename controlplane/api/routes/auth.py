@@ -20,7 +20,7 @@ from controlplane.services.dberrors import translated
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=TokenPair, responses={401: {}, 429: {}})
+@router.post("/login", response_model=TokenPair, operation_id="login", responses={401: {}, 429: {}})
 def login(body: LoginRequest, request: Request, rt: RuntimeDep) -> TokenPair:
     """Email and password → an access token and a refresh token (rate limited per account and per IP)."""
     with translated():
@@ -30,7 +30,7 @@ def login(body: LoginRequest, request: Request, rt: RuntimeDep) -> TokenPair:
                      expires_in=tokens.expires_in)
 
 
-@router.post("/refresh", response_model=TokenPair, responses={401: {}})
+@router.post("/refresh", response_model=TokenPair, operation_id="refreshToken", responses={401: {}})
 def refresh(body: RefreshRequest, request: Request, rt: RuntimeDep) -> TokenPair:
     """Exchange a refresh token for new tokens; reusing an old refresh token revokes the whole login."""
     with translated():
@@ -39,14 +39,14 @@ def refresh(body: RefreshRequest, request: Request, rt: RuntimeDep) -> TokenPair
                      expires_in=tokens.expires_in)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {}})
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, operation_id="logout")
 def logout(body: LogoutRequest, db: DbDep) -> Response:
     """Revoke the refresh token's login (or, without one, every refresh token of the caller)."""
     db.write("auth.logout", lambda s: auth.logout(s, db.caller, body.refresh_token))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me", response_model=Me)
+@router.get("/me", response_model=Me, operation_id="getMe")
 def me(caller: CallerDep) -> Me:
     """Who the credential belongs to."""
     assert caller.user_id is not None
@@ -54,7 +54,8 @@ def me(caller: CallerDep) -> Me:
               email=caller.email, api_key_id=caller.api_key_id, scopes=sorted(caller.scopes))
 
 
-@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, responses={429: {}})
+@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, operation_id="requestPasswordReset",
+             responses={429: {}})
 def password_reset(body: ResetRequest, request: Request, rt: RuntimeDep) -> dict[str, str]:
     """Email a single-use reset token if the account exists (the answer is the same either way)."""
     with translated():
@@ -63,7 +64,8 @@ def password_reset(body: ResetRequest, request: Request, rt: RuntimeDep) -> dict
     return {"detail": "if the account exists, a reset token has been sent to its email address"}
 
 
-@router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT, responses={401: {}})
+@router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT, operation_id="confirmPasswordReset",
+             responses={401: {}})
 def password_reset_confirm(body: ResetConfirm, request: Request, rt: RuntimeDep) -> Response:
     """Set a new password with the emailed token (once, before it expires)."""
     with translated():
