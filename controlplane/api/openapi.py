@@ -6,7 +6,8 @@ depends on, the rest of what the server really sends:
 - ``bearer`` (a JWT access token or an API key) on every operation that authenticates its caller,
   with 401 and 403; the public ones (login, refresh, password reset, health) stay open;
 - 404 on every operation with a path parameter, 412 where ``If-Match`` is honoured, 409 on writes,
-  413 and 422 where a body or parameters are taken, 503 where the database is used;
+  408 and 413 where a body is taken (the request guard's limits), 422 everywhere (validation, and the
+  guard's refusal of NUL characters), 503 where the database is used;
 - every error with our one error body (``Error``: ``detail``, ``field``, ``errors``).
 
 Statuses a route's dependencies cannot reveal (429 of a rate limit, 401 of a bad password) are declared
@@ -41,6 +42,7 @@ DESCRIPTIONS: dict[int, str] = {
     401: "No valid credential (missing, expired or revoked token or key)",
     403: "Authenticated, but the role or the API key's scopes do not allow this",
     404: "No such object, or one the caller may not see",
+    408: "The request body was not sent in time",
     409: "Conflicts with the current state (name taken, quota exceeded, object in use or being deleted)",
     412: "If-Match names a version that is no longer current (read the object again)",
     413: "The request body is too large",
@@ -66,11 +68,6 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from _calls(sub)
 
 
-def _takes_parameters(dependant: Dependant) -> bool:
-    own = dependant.path_params or dependant.query_params or dependant.header_params or dependant.cookie_params
-    return bool(own) or any(_takes_parameters(sub) for sub in dependant.dependencies)
-
-
 def is_protected(route: Any) -> bool:
     """Whether the route authenticates its caller."""
     return authenticate in set(_calls(route.dependant))
@@ -80,6 +77,7 @@ def error_statuses(route: Any) -> set[int]:
     """The error statuses the server can send for ``route``, derived from its dependencies, method and path."""
     calls = set(_calls(route.dependant))
     statuses = {int(code) for code in route.responses if str(code).isdigit() and int(code) >= 400}
+    statuses.add(422)  # the request guard refuses a NUL character in any path or query string
     if authenticate in calls:
         statuses |= {401, 403}
         if route.methods & WRITE_METHODS:
@@ -91,9 +89,7 @@ def error_statuses(route: Any) -> set[int]:
     if expected_version in calls:
         statuses.add(412)
     if route.body_field is not None:
-        statuses |= {413, 422}
-    if _takes_parameters(route.dependant):
-        statuses.add(422)
+        statuses |= {408, 413}
     return statuses
 
 
