@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     )
     app_database_url: SecretStr | None = Field(
         None,
-        description="PostgreSQL URL of the application role; when unset the owner URL is used with "
-        "SET ROLE controlplane_app.",
+        description="PostgreSQL URL of the application role; when unset, the owner URL with the user "
+        "controlplane_app and no password (socket, trust, peer or .pgpass logins).",
     )
     vault_addr: str | None = Field(None, description="Vault/OpenBao address; embedded OpenBao when unset.")
     vault_token: SecretStr | None = Field(None, description="Vault token (required with vault_addr).")
@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     login_window: int = Field(
         3600, ge=1, description="Seconds after which login failures are forgotten (at least twice "
         "login_backoff_max); the window of reset requests and of failed-login audit events."
+    )
+    login_backoff_base: float = Field(
+        1.0, gt=0, le=60, description="First wait after the free login failures, in seconds; doubles each time."
     )
     login_backoff_max: int = Field(900, ge=1, le=86400, description="Longest wait between login attempts (s).")
     login_audit_limit: int = Field(
