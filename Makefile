@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help run test tools system-deps lint clean
+.PHONY: help run test tools system-deps lint clean assets
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --progress-bar off -e '.[test]' | grep -E '^(Successfully|ERROR)' || true
 	@$(BIN)/python -c "import controlplane, pytest, ansible_collections.community.proxmox" && touch $@ $(VENV)/.installed-run
 
-run: $(VENV)/.installed-run ## Install into .venv and start the control plane on http://127.0.0.1:8080
+run: $(VENV)/.installed-run assets ## Install into .venv and start the control plane on http://127.0.0.1:8080
 	@bash tools/build.sh --for-run
 	$(BIN)/controlplane up
 
@@ -35,11 +35,20 @@ tools: ## Build the pinned OpenTofu and bpg/proxmox provider into .tools/ (skipp
 system-deps: ## Install the Debian packages the tests need (redis-server, openssh-server) when root
 	@bash tools/system-deps.sh
 
+PORTAL_VENDOR := controlplane/portal/static/vendor
+
+assets: $(PORTAL_VENDOR)/htmx.min.js ## Install the portal's pinned browser code from npm (package-lock.json)
+
+$(PORTAL_VENDOR)/htmx.min.js: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is missing (sudo apt-get install -y npm)" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p $(PORTAL_VENDOR) && cp node_modules/htmx.org/dist/htmx.min.js $(PORTAL_VENDOR)/
+
 lint: $(VENV)/.installed-test ## ruff and the import-layer contracts
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: $(VENV)/.installed-test tools system-deps lint ## Install everything the tests need and run them all
+test: $(VENV)/.installed-test tools system-deps assets lint ## Install everything the tests need and run them all
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean: ## Remove .venv and .tools (keeps .data)

@@ -65,7 +65,7 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
     import uvicorn
 
     from controlplane.api.app import create_app
-    from controlplane.api.deps import AppDeps
+    from controlplane.api.deps import UVICORN_PROXY_OPTIONS, AppDeps
     from controlplane.demo import DemoCluster
     from controlplane.stack import Stack
 
@@ -97,7 +97,8 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
             "  stop: press Ctrl-C (stops everything started here)\n"
         )
         server = uvicorn.Server(
-            uvicorn.Config(http_app, host=settings.http_host, port=settings.http_port, log_level="warning")
+            uvicorn.Config(http_app, host=settings.http_host, port=settings.http_port, log_level="warning",
+                           **UVICORN_PROXY_OPTIONS)
         )
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from controlplane.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from controlplane.models import tables as t
 from controlplane.models.guest import GuestDocument, GuestPatch, Spec
-from controlplane.services import audit, authz, projects, quota
+from controlplane.services import audit, authz, dberrors, projects, quota
 from controlplane.services.caller import Caller
 
 FINALIZER = "controlplane/destroy"
@@ -98,13 +98,14 @@ def create(session: Session, kind: Kind, caller: Caller, doc: GuestDocument) -> 
     cluster_id = _cluster_id(session, doc.spec)
     quota.admit(session, project.id, quota.Ask.of(doc.spec))
     g = kind.table
-    guest_id = session.execute(
-        sa.insert(g).values(
-            tenant_id=project.tenant_id, project_id=project.id, cluster_id=cluster_id, name=doc.metadata.name,
-            labels=doc.metadata.labels, spec=_spec_json(doc.spec), finalizers=[FINALIZER],
-            expires_at=doc.spec.expires_at, created_by=caller.user_id,
-        ).returning(g.c.id)
-    ).scalar_one()
+    with dberrors.taken("metadata.name", doc.metadata.name, f"in project {project.name}"):
+        guest_id = session.execute(
+            sa.insert(g).values(
+                tenant_id=project.tenant_id, project_id=project.id, cluster_id=cluster_id, name=doc.metadata.name,
+                labels=doc.metadata.labels, spec=_spec_json(doc.spec), finalizers=[FINALIZER],
+                expires_at=doc.spec.expires_at, created_by=caller.user_id,
+            ).returning(g.c.id)
+        ).scalar_one()
     row = get(session, kind, caller, guest_id)
     _audit(session, caller, kind, "create", row, project=project.name)
     return row

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 from controlplane.errors import InvalidInput, NotFound, PermissionDenied
 from controlplane.models import tables as t
 from controlplane.models.identity import UserCreate, UserUpdate
-from controlplane.services import audit, authz, tenants, versioning
-from controlplane.services.auth import revoke_all
+from controlplane.services import audit, authz, sessions, tenants, versioning
 from controlplane.services.caller import Caller
 from controlplane.services.secrets_hash import hash_password
 
@@ -74,7 +73,7 @@ def update(session: Session, caller: Caller, user_id: UUID, body: UserUpdate,
         values["password_hash"] = hash_password(fields["password"])
     row = versioning.update(session, U, user_id, expected, "user", values, PUBLIC_COLUMNS)
     if "password" in fields or fields.get("is_active") is False or "role" in fields:
-        revoke_all(session, user_id)
+        sessions.end_all(session, user_id)
     audit.record(session, caller, "user.update", target_kind="User", target_id=row.id, target_name=row.email,
                  tenant_id=row.tenant_id, details={"fields": sorted(fields)})
     return row

@@ -46,6 +46,7 @@ def list_keys(
 @router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
 def create_key(body: ApiKeyCreate, db: DbDep, response: Response) -> ApiKeyCreated:
     """A new key for the caller; the response carries the key, which is never shown again."""
+    response.headers["Cache-Control"] = "no-store"
     row, key = db.write("api_key.create", lambda s: api_keys.create(s, db.caller, body), target_kind="ApiKey")
     return ApiKeyCreated(**ApiKeyPublic.model_validate(tagged(response, row), from_attributes=True).model_dump(),
                          key=key)

@@ -7,6 +7,8 @@ from typing import Any
 from controlplane.util.net import wait_for
 from tests.fixtures.pvesim import SimClient
 
+TEMPLATE = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+
 
 def _task(client: SimClient, node: str, upid: str) -> dict[str, Any]:
     return client.data("GET", f"/nodes/{node}/tasks/{upid}/status")
@@ -36,19 +38,50 @@ def test_guest_is_locked_while_its_task_runs(pvesim_factory: Any) -> None:
     assert c.data("GET", "/nodes/pve1/qemu/100/status/current")["status"] == "running"
 
 
-def test_start_needs_node_memory(pvesim_factory: Any) -> None:
+def test_memory_is_overcommitted_like_pve_and_only_an_impossible_start_fails(pvesim_factory: Any) -> None:
     sim = pvesim_factory(nodes=1, node_memory_mib=4096)
     c = SimClient(sim)
     for vmid in (100, 101):
-        c.data("POST", "/nodes/pve1/qemu", data={"vmid": vmid, "memory": "2048"})
-    assert _done(c, "pve1", c.data("POST", "/nodes/pve1/qemu/100/status/start"))["exitstatus"] == "OK"
-    failed = _done(c, "pve1", c.data("POST", "/nodes/pve1/qemu/101/status/start"))
-    assert failed["exitstatus"].startswith("start failed: not enough memory on node 'pve1'")
-    assert c.data("GET", "/nodes/pve1/qemu/101/status/current")["status"] == "stopped"
+        c.data("POST", "/nodes/pve1/qemu", data={"vmid": vmid, "memory": "3072"})
+    for vmid in (100, 101):  # 6 GiB of guests on a 4 GiB node: PVE starts both
+        assert _done(c, "pve1", c.data("POST", f"/nodes/pve1/qemu/{vmid}/status/start"))["exitstatus"] == "OK"
+    c.data("POST", "/nodes/pve1/qemu", data={"vmid": 102, "memory": str(64 * 1024)})
+    failed = _done(c, "pve1", c.data("POST", "/nodes/pve1/qemu/102/status/start"))
+    assert failed["exitstatus"] == "start failed: kvm: cannot set up guest memory 'pc.ram': Cannot allocate memory"
+    assert c.data("GET", "/nodes/pve1/qemu/102/status/current")["status"] == "stopped"
     log = c.data("GET", f"/nodes/pve1/tasks/{failed['upid']}/log")
     assert log[-1]["t"].startswith("TASK ERROR: start failed")
-    _done(c, "pve1", c.data("POST", "/nodes/pve1/qemu/100/status/stop"))
-    assert _done(c, "pve1", c.data("POST", "/nodes/pve1/qemu/101/status/start"))["exitstatus"] == "OK"
+
+
+def test_starting_a_running_guest_fails_like_pve(pvesim_factory: Any) -> None:
+    c = SimClient(pvesim_factory(nodes=1))
+    c.data("POST", "/nodes/pve1/qemu", data={"vmid": 100, "memory": "512"})
+    c.data("POST", "/nodes/pve1/lxc", data={"vmid": 101, "ostemplate": TEMPLATE})
+    for kind, vmid in (("qemu", 100), ("lxc", 101)):
+        assert _done(c, "pve1", c.data("POST", f"/nodes/pve1/{kind}/{vmid}/status/start"))["exitstatus"] == "OK"
+    # A VM: PVE forks the start worker, which finds the VM running and fails.
+    again = _done(c, "pve1", c.data("POST", "/nodes/pve1/qemu/100/status/start"))
+    assert again["exitstatus"] == "VM 100 already running"
+    assert c.data("GET", "/nodes/pve1/qemu/100/status/current")["status"] == "running"
+    # A container: PVE checks before forking, so the call itself fails.
+    resp = c.request("POST", "/nodes/pve1/lxc/101/status/start")
+    assert (resp.status_code, resp.reason) == (500, "CT 101 already running")
+
+
+def test_a_seeded_thousand_guest_cluster_has_room_for_one_more_vm(pvesim_factory: Any) -> None:
+    sim = pvesim_factory(nodes=3, guests=1000, seed=1)
+    c = SimClient(sim)
+    for node in c.data("GET", "/nodes"):
+        status = c.data("GET", f"/nodes/{node['node']}/status")
+        running = sum(int(g["maxmem"]) for g in c.data("GET", f"/nodes/{node['node']}/qemu") +
+                      c.data("GET", f"/nodes/{node['node']}/lxc") if g["status"] == "running")
+        assert running <= 0.75 * status["memory"]["total"], (node["node"], running, status["memory"])
+        assert 0 < status["memory"]["available"] <= status["memory"]["total"]
+    vmid = int(c.data("GET", "/cluster/nextid"))
+    c.data("POST", "/nodes/pve1/qemu", data={"vmid": vmid, "memory": "1024", "scsi0": "local-lvm:8"})
+    started = _done(c, "pve1", c.data("POST", f"/nodes/pve1/qemu/{vmid}/status/start"))
+    assert started["exitstatus"] == "OK"
+    assert c.data("GET", f"/nodes/pve1/qemu/{vmid}/status/current")["status"] == "running"
 
 
 def test_vmid_is_unique_across_the_cluster(pvesim_factory: Any) -> None:

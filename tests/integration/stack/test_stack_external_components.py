@@ -41,7 +41,7 @@ def test_external_database_and_vault_start_nothing_embedded(
 def test_readyz_is_503_naming_the_component_that_is_down(tmp_path: Path, database: DatabaseUrls) -> None:
     with dev_vault() as (server, bao):
         settings = get_settings(data_dir=tmp_path, database_url=database.owner, vault_addr=server.addr,
-                                vault_token=server.token)
+                                vault_token=server.token, readyz_details=True)
         with Stack(settings, report=lambda _m: None) as stack:
             assert stack.app_engine is not None and stack.vault is not None
             client = TestClient(create_app(AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault)))
