@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     )
     app_database_url: SecretStr | None = Field(
         None,
-        description="PostgreSQL URL of the application role; when unset the owner URL is used with "
-        "SET ROLE controlplane_app.",
+        description="PostgreSQL URL of the application role; when unset, the owner URL with the user "
+        "controlplane_app and no password (socket, trust, peer or .pgpass logins).",
     )
     vault_addr: str | None = Field(None, description="Vault/OpenBao address; embedded OpenBao when unset.")
     vault_token: SecretStr | None = Field(None, description="Vault token (required with vault_addr).")

@@ -2,8 +2,8 @@
 created here by the owner (they exist already where OpenTofu made them), and ``controlplane_tfstate`` may
 only read and write that table's rows. OpenTofu runs with ``skip_*_creation`` and never sees the owner.
 
-Revision ID: 0007_terraform_state_role
-Revises: 0006_token_version
+Revision ID: 0008_terraform_state_role
+Revises: 0007_signed_claims
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from controlplane.db.roles import GRANT_STATE_ROLE_SQL, STATE_ROLE, STATE_SCHEMA_SQL
 
-revision = "0007_terraform_state_role"
-down_revision = "0006_token_version"
+revision = "0008_terraform_state_role"
+down_revision = "0007_signed_claims"
 branch_labels = None
 depends_on = None
 
