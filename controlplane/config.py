@@ -35,6 +35,10 @@ class Settings(BaseSettings):
         description="PostgreSQL URL of the application role; when unset, the owner URL with the user "
         "controlplane_app and no password (socket, trust, peer or .pgpass logins).",
     )
+    inventory_dsn: SecretStr | None = Field(
+        None, description="PostgreSQL URL `controlplane inventory` reads (default: the database URL); with "
+        "--tenant it must be the owner role's."
+    )
     vault_addr: str | None = Field(None, description="Vault/OpenBao address; embedded OpenBao when unset.")
     vault_token: SecretStr | None = Field(None, description="Vault token (required with vault_addr).")
     vault_kv_mount: str = Field("secret", description="Mount point of the KV v2 secrets engine.")
@@ -68,6 +72,9 @@ class Settings(BaseSettings):
         3600, ge=1, description="Seconds after which login failures are forgotten (at least twice "
         "login_backoff_max); the window of reset requests and of failed-login audit events."
     )
+    login_backoff_base: float = Field(
+        1.0, gt=0, le=60, description="First wait after the free login failures, in seconds; doubles each time."
+    )
     login_backoff_max: int = Field(900, ge=1, le=86400, description="Longest wait between login attempts (s).")
     login_audit_limit: int = Field(
         30, ge=1, description="Failed-login audit events per client per window; beyond, one summary event."
@@ -97,7 +104,7 @@ class Settings(BaseSettings):
         False, description="Show component versions and errors in /readyz to anonymous callers (admins see them)."
     )
 
-    @field_validator("database_url", "app_database_url", "tf_state_database_url")
+    @field_validator("database_url", "app_database_url", "tf_state_database_url", "inventory_dsn")
     @classmethod
     def _postgres_scheme(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(("postgresql", "postgres")):

@@ -43,9 +43,10 @@ BINARY_ENV = "CONTROLPLANE_TF_BINARY"
 
 
 def find_terraform_binary(configured: str | None = None) -> str:
-    """The binary to run: ``configured`` or CONTROLPLANE_TF_BINARY (a path or a name on PATH), else
-    ``tofu`` then ``terraform`` on PATH, else ``.tools/bin/tofu``. ConfigError names the variable."""
-    wanted = configured or os.environ.get(BINARY_ENV)
+    """The binary to run: ``configured`` (``Settings.tf_binary``, from CONTROLPLANE_TF_BINARY: a path or a
+    name on PATH), else ``tofu`` then ``terraform`` on PATH, else ``.tools/bin/tofu``. ConfigError names
+    the variable."""
+    wanted = configured
     if wanted:
         found = wanted if os.sep in wanted else shutil.which(wanted)
         if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
