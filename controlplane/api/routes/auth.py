@@ -19,7 +19,7 @@ from controlplane.services.dberrors import translated
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 # where the reset mail sends the user (path under ``public_url``); the API endpoint until a page exists
-RESET_LINK_PATH = "/api/v1/auth/password-reset/confirm"
+RESET_LINK_PATH = "/reset"  # the portal's page that asks for the new password
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
