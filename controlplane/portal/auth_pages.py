@@ -24,7 +24,7 @@ from controlplane.portal.session import (
     set_session_cookie,
 )
 from controlplane.portal.web import render, safe_next
-from controlplane.services import auth, portal_sessions
+from controlplane.services import portal_sessions, resets
 from controlplane.services.dberrors import translated
 from controlplane.services.portal_sessions import SessionPolicy
 
@@ -85,8 +85,8 @@ def forgot(request: Request, token: AnonCsrf, email: Annotated[str, Form()] = ""
     rt = runtime(request)
     try:
         with translated():
-            auth.request_reset(rt.deps.app_engine, rt.mailer, rt.limiter, rt.policy, meta(request), email,
-                               reset_link_base(rt.deps.settings.public_url))
+            resets.request_reset(rt.deps.app_engine, rt.mailer, rt.limiter, rt.policy, meta(request), email,
+                                 rt.deps.settings.public_url)
     except RateLimited as exc:
         return _anon_page(request, token, "forgot.html", 429, error=exc.message, sent="")
     return _anon_page(request, token, "forgot.html", error="", sent=RESET_SENT)
@@ -94,7 +94,7 @@ def forgot(request: Request, token: AnonCsrf, email: Annotated[str, Form()] = ""
 
 def reset_link_base(public_url: str) -> str:
     """Where the reset mail's link points: this portal's ``/reset`` page."""
-    return public_url.rstrip("/") + "/reset"
+    return resets.reset_link(public_url)
 
 
 @router.get("/reset", response_class=HTMLResponse)
@@ -113,7 +113,8 @@ def reset(request: Request, token: AnonCsrf, reset_token: Annotated[str, Form()]
             raise InvalidInput("the two passwords differ", field="confirm")
         body = forms.parse(ResetConfirm, {"token": reset_token, "password": password})
         with translated():
-            auth.confirm_reset(runtime(request).deps.app_engine, meta(request), body.token, body.password)
+            resets.confirm_reset(runtime(request).deps.app_engine, meta(request), body.token, body.password,
+                                 revoke_api_keys=body.revoke_api_keys)
     except (InvalidInput, Unauthenticated) as exc:
         return _anon_page(request, token, "reset.html", 400 if isinstance(exc, InvalidInput) else 401,
                           reset_token=reset_token, error=exc.message, done=False)
