@@ -31,6 +31,7 @@ from controlplane.services.portal_sessions import SessionPolicy
 router = APIRouter()
 AnonCsrf = Annotated[str, Depends(anonymous_csrf)]
 Checked = Depends(check_anonymous_csrf)
+RESET_PAGE = resets.RESET_LINK_PATH  # the link in the reset mail opens this page
 RESET_SENT = "If the account exists, a reset link is on its way to its email address."
 
 
@@ -93,25 +94,27 @@ def forgot(request: Request, token: AnonCsrf, email: Annotated[str, Form()] = ""
 
 
 def reset_link_base(public_url: str) -> str:
-    """Where the reset mail's link points: this portal's ``/reset`` page."""
+    """Where the reset mail's link points: this portal's reset page."""
     return resets.reset_link(public_url)
 
 
-@router.get("/reset", response_class=HTMLResponse)
+@router.get(RESET_PAGE, response_class=HTMLResponse)
 def reset_form(request: Request, token: AnonCsrf) -> HTMLResponse:
     """Choose a new password (the token comes from the mail's link)."""
     given = request.query_params.get("token", "")
     return _anon_page(request, token, "reset.html", reset_token=given, error="", done=False)
 
 
-@router.post("/reset", dependencies=[Checked], response_class=HTMLResponse)
+@router.post(RESET_PAGE, dependencies=[Checked], response_class=HTMLResponse)
 def reset(request: Request, token: AnonCsrf, reset_token: Annotated[str, Form()] = "",
-          password: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = "") -> HTMLResponse:
+          password: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = "",
+          revoke_api_keys: Annotated[str, Form()] = "") -> HTMLResponse:
     """Set the new password with the mailed token; every session of the account ends."""
     try:
         if password != confirm:
             raise InvalidInput("the two passwords differ", field="confirm")
-        body = forms.parse(ResetConfirm, {"token": reset_token, "password": password})
+        body = forms.parse(ResetConfirm, {"token": reset_token, "password": password,
+                                          "revoke_api_keys": bool(revoke_api_keys)})
         with translated():
             resets.confirm_reset(runtime(request).deps.app_engine, meta(request), body.token, body.password,
                                  revoke_api_keys=body.revoke_api_keys)
