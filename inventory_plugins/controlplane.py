@@ -28,7 +28,8 @@ options:
     type: str
   dsn:
     description:
-      - PostgreSQL URL to read from. With O(tenant) it should be the application role's URL.
+      - PostgreSQL URL to read from. With O(tenant) it must be the owner role's URL (it signs the tenant
+        claim, then acts as the application role).
       - It may hold a password; it is never printed.
     type: str
     env:

@@ -11,8 +11,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import ASGIApp
 
 from controlplane import __version__, portal
-from controlplane.api import health
-from controlplane.api.bootstrap import probe
+from controlplane.api import health, openapi
 from controlplane.api.deps import AppDeps, Runtime
 from controlplane.api.docs import mount_docs
 from controlplane.api.errors import install_error_handlers
@@ -22,6 +21,7 @@ from controlplane.api.ratelimit import MemoryLimiter, RedisLimiter
 from controlplane.api.routes import api_keys, auth, clusters, guests, projects, records, tenants, users
 from controlplane.api.signing import load_or_create_key
 from controlplane.config import Settings
+from controlplane.drivers.proxmox_probe import probe
 from controlplane.services.auth import AuthPolicy
 from controlplane.services.guests import CONTAINER, VM
 from controlplane.services.tokens import TokenIssuer
@@ -36,6 +36,7 @@ def _policy(settings: Settings) -> AuthPolicy:
         login_limit_account=settings.login_limit_account,
         login_limit_ip=settings.login_limit_ip,
         login_window=settings.login_window,
+        login_backoff_base=settings.login_backoff_base,
         login_backoff_max=settings.login_backoff_max,
         login_audit_limit=settings.login_audit_limit,
     )
@@ -107,31 +108,6 @@ def create_app(deps: AppDeps) -> FastAPI:
         mount_docs(app)
     app.include_router(api_router())
     portal.install(app)
-    _document_errors(app)
+    openapi.install(app)
     return app
 
-
-ERROR_SCHEMA = {
-    "title": "Error",
-    "type": "object",
-    "properties": {
-        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
-        "field": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
-    },
-    "required": ["detail"],
-}
-
-
-def _document_errors(app: FastAPI) -> None:
-    """Describe our error body (``detail`` and the offending ``field``) in the OpenAPI document."""
-    original = app.openapi
-
-    def openapi() -> dict[str, object]:
-        if app.openapi_schema is None:
-            schema = original()
-            schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = ERROR_SCHEMA
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -113,7 +113,8 @@ def authenticate(request: Request) -> Caller:
     rt = runtime(request)
     meta = request_meta(request)
     if credential.startswith("cp_"):
-        caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method)
+        caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method,
+                                           request.url.path)
     else:
         caller = sessions.check(rt.deps.app_engine, rt.issuer.decode(credential)).with_request(
             ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id

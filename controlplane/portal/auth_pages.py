@@ -23,20 +23,16 @@ from controlplane.portal.session import (
     set_anonymous_cookie,
     set_session_cookie,
 )
-from controlplane.portal.web import render
-from controlplane.services import auth, portal_sessions
+from controlplane.portal.web import render, safe_next
+from controlplane.services import portal_sessions, resets
 from controlplane.services.dberrors import translated
 from controlplane.services.portal_sessions import SessionPolicy
 
 router = APIRouter()
 AnonCsrf = Annotated[str, Depends(anonymous_csrf)]
 Checked = Depends(check_anonymous_csrf)
+RESET_PAGE = "/reset"  # the link in the reset mail opens this page
 RESET_SENT = "If the account exists, a reset link is on its way to its email address."
-
-
-def safe_next(target: str) -> str:
-    """Only a path of this site is a place to go after login (never another host)."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
 def _anon_page(request: Request, token: str, name: str, status_code: int = 200, **context: object) -> HTMLResponse:
@@ -90,7 +86,7 @@ def forgot(request: Request, token: AnonCsrf, email: Annotated[str, Form()] = ""
     rt = runtime(request)
     try:
         with translated():
-            auth.request_reset(rt.deps.app_engine, rt.mailer, rt.limiter, rt.policy, meta(request), email,
+            resets.request_reset(rt.deps.app_engine, rt.mailer, rt.limiter, rt.policy, meta(request), email,
                                reset_link_base(rt.deps.settings.public_url))
     except RateLimited as exc:
         return _anon_page(request, token, "forgot.html", 429, error=exc.message, sent="")
@@ -98,27 +94,30 @@ def forgot(request: Request, token: AnonCsrf, email: Annotated[str, Form()] = ""
 
 
 def reset_link_base(public_url: str) -> str:
-    """Where the reset mail's link points: this portal's ``/reset`` page."""
-    return public_url.rstrip("/") + "/reset"
+    """Where the reset mail's link points: this portal's reset page."""
+    return public_url.rstrip("/") + RESET_PAGE
 
 
-@router.get("/reset", response_class=HTMLResponse)
+@router.get(RESET_PAGE, response_class=HTMLResponse)
 def reset_form(request: Request, token: AnonCsrf) -> HTMLResponse:
     """Choose a new password (the token comes from the mail's link)."""
     given = request.query_params.get("token", "")
     return _anon_page(request, token, "reset.html", reset_token=given, error="", done=False)
 
 
-@router.post("/reset", dependencies=[Checked], response_class=HTMLResponse)
+@router.post(RESET_PAGE, dependencies=[Checked], response_class=HTMLResponse)
 def reset(request: Request, token: AnonCsrf, reset_token: Annotated[str, Form()] = "",
-          password: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = "") -> HTMLResponse:
+          password: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = "",
+          revoke_api_keys: Annotated[str, Form()] = "") -> HTMLResponse:
     """Set the new password with the mailed token; every session of the account ends."""
     try:
         if password != confirm:
             raise InvalidInput("the two passwords differ", field="confirm")
-        body = forms.parse(ResetConfirm, {"token": reset_token, "password": password})
+        body = forms.parse(ResetConfirm, {"token": reset_token, "password": password,
+                                          "revoke_api_keys": bool(revoke_api_keys)})
         with translated():
-            auth.confirm_reset(runtime(request).deps.app_engine, meta(request), body.token, body.password)
+            resets.confirm_reset(runtime(request).deps.app_engine, meta(request), body.token, body.password,
+                                 revoke_api_keys=body.revoke_api_keys)
     except (InvalidInput, Unauthenticated) as exc:
         return _anon_page(request, token, "reset.html", 400 if isinstance(exc, InvalidInput) else 401,
                           reset_token=reset_token, error=exc.message, done=False)

@@ -46,6 +46,12 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     return templates.TemplateResponse(request, name, base, status_code=status_code)
 
 
+def safe_next(target: str, default: str = "/") -> str:
+    """Only a path of this site is a place to go next (never another host)."""
+    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if ok else default
+
+
 def is_htmx(request: Request) -> bool:
     """Whether the request came from htmx (it then gets a fragment, not a whole page)."""
     return request.headers.get("hx-request") == "true"

@@ -256,7 +256,7 @@ def logout(session: Session, caller: Caller, token: str | None) -> int:
     return int(count or 0)
 
 
-def authenticate_api_key(engine: Engine, meta: Caller, key: str, method: str) -> Caller:
+def authenticate_api_key(engine: Engine, meta: Caller, key: str, method: str, path: str) -> Caller:
     """The caller an API key ``cp_<prefix>_<secret>`` stands for, checked against its owner's current state.
 
     Its last use is recorded at most once a minute; the first use is audited (every state-changing call
@@ -278,16 +278,17 @@ def authenticate_api_key(engine: Engine, meta: Caller, key: str, method: str) ->
         scopes=frozenset(row.scopes), ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id,
     )
     if row.last_used_at is None or row.last_used_at <= now - KEY_USE_RECORD_INTERVAL:
-        _record_key_use(engine, caller, row.key_id, parts[1], first=row.last_used_at is None, method=method)
+        _record_key_use(engine, caller, row.key_id, parts[1], details={"first_use": row.last_used_at is None,
+                                                                   "method": method, "path": path[:256]})
     return caller
 
 
-def _record_key_use(engine: Engine, caller: Caller, key_id: UUID, prefix: str, *, first: bool, method: str) -> None:
+def _record_key_use(engine: Engine, caller: Caller, key_id: UUID, prefix: str, details: dict[str, object]) -> None:
     k = t.api_keys
     stale = sa.or_(k.c.last_used_at.is_(None), k.c.last_used_at <= sa.func.now() - KEY_USE_RECORD_INTERVAL)
     with session_scope(engine, caller.context()) as session:
         updated = session.execute(sa.update(k).where(k.c.id == key_id, stale).values(last_used_at=sa.func.now())
                                   ).rowcount
-        if updated and first:
+        if updated and details["first_use"]:
             audit.record(session, caller, "api_key.use", target_kind="ApiKey", target_id=key_id,
-                         target_name=prefix, details={"first_use": True, "method": method})
+                         target_name=prefix, details=details)

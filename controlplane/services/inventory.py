@@ -13,10 +13,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
 
+from controlplane.db.claims import CLAIM_SETTING, ClaimKey, sign_claim
 from controlplane.db.roles import APP_ROLE
 from controlplane.errors import ComponentError, NotFound, PermanentError, TemporaryError
 from controlplane.services.inventory_source import InventorySource
@@ -189,21 +191,32 @@ def _plain_url(url: str) -> str:
 
 
 def _enter_tenant(conn: psycopg.Connection, source: InventorySource, tenant: str) -> int:
-    """Act as the application role in ``tenant`` for this transaction; returns the statements it took."""
+    """Act as the application role in ``tenant`` for this transaction; returns the statements it took.
+
+    The tenant scope is a claim signed with the key only the owner role reads, so the connection reads
+    the key first and then becomes the application role (Row-Level Security applies from there on).
+    """
+    try:
+        key_row = conn.execute("SELECT key FROM cp_claim_key WHERE id = 1").fetchone()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise PermanentError("with a tenant, the inventory needs the owner role's URL: it signs the tenant's "
+                             "claim, then acts as the application role", component="postgresql") from exc
+    if key_row is None:
+        raise PermanentError("the database has no claim key (run `controlplane db upgrade`)", component="postgresql")
+    key, pid = ClaimKey(bytes(key_row[0])), conn.info.backend_pid
     if source.set_app_role:
         conn.execute(f'SET LOCAL ROLE "{APP_ROLE}"')
     # Finding a tenant by name is itself a read across tenants: done explicitly as the system role.
     row = conn.execute(
-        "SELECT set_config('app.role', 'system', true), "
+        "SELECT set_config(%(name)s, %(claim)s, true), "
         "(SELECT id::text FROM tenants WHERE name = %(t)s OR id::text = %(t)s)",
-        {"t": tenant},
+        {"t": tenant, "name": CLAIM_SETTING, "claim": sign_claim(key, "system", None, None, pid)},
     ).fetchone()
     if row is None or row[1] is None:
         raise NotFound(f"no tenant named {tenant!r}")
-    conn.execute(
-        "SELECT set_config('app.role', 'manager', true), set_config('app.tenant_id', %s, true)", (row[1],)
-    )
-    return 3 if source.set_app_role else 2
+    conn.execute("SELECT set_config(%s, %s, true)",
+                 (CLAIM_SETTING, sign_claim(key, "manager", UUID(row[1]), None, pid)))
+    return 4 if source.set_app_role else 3
 
 
 def load_inventory(
@@ -214,7 +227,7 @@ def load_inventory(
     hostnames: str = "qualified",
     vars_prefix: str = "",
 ) -> Inventory:
-    """Read every host in a fixed number of SQL statements (two, plus three to enter a tenant)."""
+    """Read every host in a fixed number of SQL statements (two, plus up to four to enter a tenant)."""
     queries = 0
     try:
         with psycopg.connect(_plain_url(source.url), connect_timeout=10) as conn:

@@ -6,11 +6,13 @@ would (the browser then does what a user does)."""
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from playwright.sync_api import Locator, Page
 
 from tests.fixtures.api import PASSWORD, Api
 
@@ -58,3 +60,15 @@ class Stack:
         body.update(spec)
         return {"apiVersion": "controlplane/v1", "kind": kind, "metadata": {"name": name, "project": "shop"},
                 "spec": body}
+
+
+def reload_until(page: Page, locator: Locator, text: str, timeout: float = 120.0) -> None:
+    """Reload ``page`` until ``locator`` shows ``text`` (for pages that do not update themselves)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if locator.count() and locator.first.inner_text().strip() == text:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{locator} never showed {text!r} (last: {locator.all_inner_texts()})")
+        page.wait_for_timeout(500)
+        page.reload()

@@ -57,7 +57,7 @@ def test_tenant_option_shows_only_that_tenant_through_row_level_security(
 ) -> None:
     seed(database.owner, GUESTS)
     inventory = _write(tmp_path, "acme.controlplane.yml", "plugin: controlplane\ntenant: acme\nnodes: false\n")
-    env = ansible_env(CONTROLPLANE_INVENTORY_DSN=database.app)
+    env = ansible_env(CONTROLPLANE_INVENTORY_DSN=database.owner)
     hosts = set(inventory_list(env, inventory)["_meta"]["hostvars"])
     assert hosts == {"web-1.shop.acme", "cache-1.shop.acme"}
     by_env = _write(tmp_path, "env.controlplane.yml", "plugin: controlplane\nnodes: false\n")
@@ -67,7 +67,7 @@ def test_tenant_option_shows_only_that_tenant_through_row_level_security(
     failed = run("ansible-inventory", "-i", unknown, "--list", env=env | {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"},
                  check=False)
     assert failed.returncode != 0 and "no tenant named 'nobody'" in failed.stderr
-    assert database.app not in failed.stderr + failed.stdout  # the DSN is never printed
+    assert database.owner not in failed.stderr + failed.stdout  # the DSN is never printed
 
 
 def test_an_injection_attempt_in_a_tag_is_never_templated(database: DatabaseUrls, tmp_path: Path) -> None:

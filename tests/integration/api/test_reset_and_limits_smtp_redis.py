@@ -159,7 +159,8 @@ def _attempt(client: TestClient, email: str, password: str = "wrong password!") 
     return client.post("/api/v1/auth/login", json={"email": email, "password": password})
 
 
-def test_failures_back_off_exponentially_for_that_client_only(api: Api) -> None:
+def test_failures_back_off_exponentially_for_that_client_only(database: DatabaseUrls, vault: VaultStore) -> None:
+    api = build_api(database, vault, login_backoff_base=3)
     seed_user(api.engine, "u@example.test", "admin")
     attacker = _client(api, "127.0.0.2")
     codes = [_attempt(attacker, "u@example.test").status_code for _ in range(7)]
@@ -173,19 +174,23 @@ def test_failures_back_off_exponentially_for_that_client_only(api: Api) -> None:
     assert second.status_code == 429 and int(second.headers["Retry-After"]) > first_wait
     # the real user, from a client without failures, logs in at once
     assert _attempt(_client(api, "127.0.0.3"), "u@example.test", PASSWORD).status_code == 200
+    api.engine.dispose()
 
 
-def test_hammering_with_email_variants_does_not_lock_the_real_user_out(api: Api) -> None:
+def test_hammering_with_email_variants_does_not_lock_the_real_user_out(database: DatabaseUrls,
+                                                                       vault: VaultStore) -> None:
+    api = build_api(database, vault, login_backoff_base=60)
     seed_user(api.engine, "boss@example.test", "admin")
     attacker = _client(api, "127.0.0.2")
     variants = ["boss@example.test", "BOSS@example.test", " boss@Example.Test ", "Boss@EXAMPLE.test\t"]
     codes = [_attempt(attacker, variants[i % 4]).status_code for i in range(12)]
     assert codes.count(401) == 6 and codes[-1] == 429  # the variants share one (account, client) bucket
     assert _attempt(_client(api, "127.0.0.3"), " BOSS@example.test", PASSWORD).status_code == 200
+    api.engine.dispose()
 
 
 def test_login_is_throttled_per_client_across_accounts(database: DatabaseUrls, vault: VaultStore) -> None:
-    api = build_api(database, vault, login_limit_ip=4, login_limit_account=100)
+    api = build_api(database, vault, login_limit_ip=4, login_limit_account=100, login_backoff_base=60)
     client = _client(api, "127.0.0.2")
     codes = [_attempt(client, f"{name}@example.test").status_code for name in "abcdef"]
     assert codes == [401] * 5 + [429]
@@ -195,8 +200,8 @@ def test_login_is_throttled_per_client_across_accounts(database: DatabaseUrls, v
 
 def test_limits_live_in_redis_and_are_shared_between_apps(database: DatabaseUrls, vault: VaultStore,
                                                           redis_url: str) -> None:
-    first = build_api(database, vault, redis_url=redis_url, login_limit_account=3)
-    second = build_api(database, vault, redis_url=redis_url, login_limit_account=3)
+    first = build_api(database, vault, redis_url=redis_url, login_limit_account=3, login_backoff_base=60)
+    second = build_api(database, vault, redis_url=redis_url, login_limit_account=3, login_backoff_base=60)
     assert isinstance(first.app.state.runtime.limiter, RedisLimiter)
     seed_user(first.engine, "shared@example.test", "admin")
     one, two = _client(first, "127.0.0.2"), _client(second, "127.0.0.2")

@@ -32,7 +32,7 @@ def test_external_database_and_vault_start_nothing_embedded(
         body = client.get("/readyz").json()
         assert body["status"] == "ready"
         with stack.app_engine.connect() as conn:
-            # the owner URL is used with SET ROLE, so the application role's limits apply
+            # the application role logs in itself (the owner URL with its name), so its limits apply
             assert conn.exec_driver_sql("SELECT current_user").scalar_one() == "controlplane_app"
     assert not (tmp_path / "data" / "postgres").exists() and not (tmp_path / "data" / "openbao").exists()
     assert f"PostgreSQL: schema at revision {migrate.head_revision()} (was None)" in messages
