@@ -167,7 +167,7 @@ def patch(session: Session, kind: Kind, caller: Caller, guest_id: UUID, body: Gu
     row = get(session, kind, caller, guest_id, lock=True)
     _require_guest_write(session, caller, row)
     _check_if_match(row, if_match)
-    merged = {**row.spec, **(body.spec or {})}
+    merged = {**row.spec, **body.spec_fields()}
     try:
         spec = Spec.model_validate(merged)
     except ValidationError as exc:
