@@ -140,6 +140,14 @@ def guest_router(kind: Kind, prefix: str) -> APIRouter:
                        target_kind=kind.name, target=guest_id)
         return public(kind, tagged(response, row))
 
+    @router.post("/{guest_id}/abandon", response_model=GuestPublic, name=f"abandon_{noun}",
+                 responses={403: {"description": "admins only"}, 412: {}})
+    def abandon_guest(guest_id: UUID, db: DbDep, expected: ExpectedVersion) -> GuestPublic:
+        """Forget the guest without destroying it (admins): the row goes at once, the Proxmox guest stays."""
+        row = db.write(f"{noun}.abandon", lambda s: guests.abandon(s, kind, db.caller, guest_id, expected),
+                       target_kind=kind.name, target=guest_id)
+        return public(kind, row)
+
     @router.post("/{guest_id}/actions/{action}", response_model=ActionPublic,
                  status_code=status.HTTP_202_ACCEPTED, name=f"act_{noun}", operation_id=f"{noun}Action")
     def act(guest_id: UUID, action: Action, db: DbDep) -> ActionPublic:
