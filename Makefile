@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help run test tools system-deps lint clean assets
+.PHONY: help run test tools system-deps lint clean collection assets
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ $(PORTAL_VENDOR)/htmx.min.js: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm is missing (sudo apt-get install -y npm)" >&2; exit 1; }
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	mkdir -p $(PORTAL_VENDOR) && cp node_modules/htmx.org/dist/htmx.min.js $(PORTAL_VENDOR)/
+
+collection: $(VENV)/.installed-run ## Build the Ansible collection controlplane.controlplane into build/collection/
+	$(BIN)/python tools/build_collection.py --output-dir build/collection
 
 lint: $(VENV)/.installed-test ## ruff and the import-layer contracts
 	$(BIN)/ruff check .

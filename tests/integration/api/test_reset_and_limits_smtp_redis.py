@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from controlplane.api.deps import AppDeps
 from controlplane.api.ratelimit import RedisLimiter
-from controlplane.api.routes.auth import RESET_LINK_PATH
 from controlplane.db.embedded import DatabaseUrls
 from controlplane.drivers.vault import VaultStore
+from controlplane.services.resets import CONFIRM_API_PATH, RESET_LINK_PATH
 from controlplane.util.net import free_port, wait_for
 from tests.fixtures.api import PASSWORD, Api, build_api, seed_user
 
@@ -143,10 +143,13 @@ def test_reset_mail_links_to_a_page_that_exists(mail_api: Api, smtp: tuple[int, 
     body = smtp[1].messages[-1].get_payload(decode=True).decode()
     link = re.search(r"(https?://\S+)\?token=" + re.escape(token), body)
     assert link, body
-    path = link.group(1).split("://", 1)[1].partition("/")[2]
-    assert "/" + path == RESET_LINK_PATH
+    assert "/" + link.group(1).split("://", 1)[1].partition("/")[2] == RESET_LINK_PATH
     page = mail_api.client().get(RESET_LINK_PATH, params={"token": token})
-    assert page.status_code == 200 and "POST" in page.text
+    assert page.status_code == 200 and token in page.text
+    # the API endpoint the mail names for scripts answers a browser too
+    assert CONFIRM_API_PATH in body
+    help_page = mail_api.client().get(CONFIRM_API_PATH)
+    assert help_page.status_code == 200 and help_page.json()["method"] == "POST"
 
 
 def _client(api: Api, ip: str) -> TestClient:
