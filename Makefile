@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 SCHEMA ?= ../shared/pve-api/apischema.json
 
-.PHONY: help run test schema-check tools system-deps lint clean
+.PHONY: help run test schema-check tools system-deps lint clean collection assets
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --progress-bar off -e '.[test]' | grep -E '^(Successfully|ERROR)' || true
 	@$(BIN)/python -c "import controlplane, pytest, ansible_collections.community.proxmox" && touch $@ $(VENV)/.installed-run
 
-run: $(VENV)/.installed-run ## Install into .venv and start the control plane on http://127.0.0.1:8080
+run: $(VENV)/.installed-run assets ## Install into .venv and start the control plane on http://127.0.0.1:8080
 	@bash tools/build.sh --for-run
 	$(BIN)/controlplane up
 
@@ -36,11 +36,23 @@ tools: ## Build the pinned OpenTofu and bpg/proxmox provider into .tools/ (skipp
 system-deps: ## Install the Debian packages the tests need (redis-server, openssh-server) when root
 	@bash tools/system-deps.sh
 
+PORTAL_VENDOR := controlplane/portal/static/vendor
+
+assets: $(PORTAL_VENDOR)/htmx.min.js ## Install the portal's pinned browser code from npm (package-lock.json)
+
+$(PORTAL_VENDOR)/htmx.min.js: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is missing (sudo apt-get install -y npm)" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p $(PORTAL_VENDOR) && cp node_modules/htmx.org/dist/htmx.min.js $(PORTAL_VENDOR)/
+
+collection: $(VENV)/.installed-run ## Build the Ansible collection controlplane.controlplane into build/collection/
+	$(BIN)/python tools/build_collection.py --output-dir build/collection
+
 lint: $(VENV)/.installed-test ## ruff and the import-layer contracts
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: $(VENV)/.installed-test tools system-deps lint ## Install everything the tests need and run them all
+test: $(VENV)/.installed-test tools system-deps assets lint ## Install everything the tests need and run them all
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 schema-check: $(VENV)/.installed-test ## Maintainers: compare the simulator with the official PVE API schema (SCHEMA=path)

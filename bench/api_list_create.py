@@ -27,13 +27,14 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from controlplane.api.app import create_app
-from controlplane.api.bootstrap import register_cluster
 from controlplane.api.deps import AppDeps
 from controlplane.db import migrate
 from controlplane.db.embedded import EmbeddedPostgres
 from controlplane.db.engine import create_app_engine
+from controlplane.drivers.proxmox_probe import probe
 from controlplane.drivers.vault import VaultStore
 from controlplane.pvesim import SimConfig, Simulator
+from controlplane.services.bootstrap import register_cluster
 from controlplane.util.binaries import find_binary
 from controlplane.util.net import free_port, wait_for
 from tests.fixtures.api import PASSWORD, api_settings, seed_user, serve
@@ -105,7 +106,7 @@ def main(vms: int = 10_000, requests: int = 400) -> None:
             wait_for(lambda: vault.health().ready, timeout=30, what="OpenBao")
             engine = create_app_engine(urls.app, urls.owner, pool_size=THREADS + 2)
             cluster = register_cluster(engine, vault, "demo", sim.url, sim.token_id, sim.token_secret,
-                                       ca_cert_pem=Path(sim.ca_file).read_text(), verify_tls=True)
+                                       ca_cert_pem=Path(sim.ca_file).read_text(), verify_tls=True, prober=probe)
             app = create_app(AppDeps(settings=api_settings(), app_engine=engine, vault=vault))
             live = serve(app)
             seed_user(engine, "admin@bench.test", "admin")

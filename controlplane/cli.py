@@ -65,7 +65,7 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
     import uvicorn
 
     from controlplane.api.app import create_app
-    from controlplane.api.deps import AppDeps
+    from controlplane.api.deps import UVICORN_PROXY_OPTIONS, AppDeps
     from controlplane.demo import DemoCluster
     from controlplane.stack import Stack
 
@@ -97,7 +97,8 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
             "  stop: press Ctrl-C (stops everything started here)\n"
         )
         server = uvicorn.Server(
-            uvicorn.Config(http_app, host=settings.http_host, port=settings.http_port, log_level="warning")
+            uvicorn.Config(http_app, host=settings.http_host, port=settings.http_port, log_level="warning",
+                           **UVICORN_PROXY_OPTIONS)
         )
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
@@ -268,7 +269,6 @@ def inventory(
     The database is CONTROLPLANE_INVENTORY_DSN, else CONTROLPLANE_DATABASE_URL, else a running `controlplane up`.
     """
     import json
-    import os
 
     from controlplane.services.inventory import host_json, load_inventory, script_json
     from controlplane.services.inventory_source import resolve_source
@@ -278,7 +278,8 @@ def inventory(
         raise typer.Exit(2)
     settings = _settings(data_dir=data_dir)
     try:
-        source = resolve_source(settings, dsn=os.environ.get("CONTROLPLANE_INVENTORY_DSN"), tenant=bool(tenant))
+        dsn = settings.inventory_dsn.get_secret_value() if settings.inventory_dsn else None
+        source = resolve_source(settings, dsn=dsn, tenant=bool(tenant))
         hosts = load_inventory(source, tenant=tenant)
         typer.echo(json.dumps(script_json(hosts) if list_ else host_json(hosts, str(host)), indent=2, sort_keys=True))
     except ControlPlaneError as exc:

@@ -5,6 +5,7 @@ Build them with :func:`get_settings`; nothing is read at import time.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -31,22 +32,57 @@ class Settings(BaseSettings):
     )
     app_database_url: SecretStr | None = Field(
         None,
-        description="PostgreSQL URL of the application role; when unset the owner URL is used with "
-        "SET ROLE controlplane_app.",
+        description="PostgreSQL URL of the application role; when unset, the owner URL with the user "
+        "controlplane_app and no password (socket, trust, peer or .pgpass logins).",
+    )
+    inventory_dsn: SecretStr | None = Field(
+        None, description="PostgreSQL URL `controlplane inventory` reads (default: the database URL); with "
+        "--tenant it must be the owner role's."
     )
     vault_addr: str | None = Field(None, description="Vault/OpenBao address; embedded OpenBao when unset.")
     vault_token: SecretStr | None = Field(None, description="Vault token (required with vault_addr).")
     vault_kv_mount: str = Field("secret", description="Mount point of the KV v2 secrets engine.")
     redis_url: SecretStr | None = Field(None, description="Redis URL (optional: cache, events, rate limits).")
     tf_binary: str | None = Field(None, description="tofu or terraform binary; found on PATH or in .tools/.")
+    tf_state_database_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL of the Terraform state role (controlplane_tfstate) OpenTofu's pg "
+        "backend uses; when unset, the owner URL's host with that role and no password."
+    )
+    run_dir: Path | None = Field(
+        None, description="Where OpenTofu run directories are made; a private temporary directory (outside "
+        "the data directory) when unset."
+    )
+    run_dir_retention: int = Field(
+        0, ge=0, description="Seconds a finished run's directory is kept for debugging; 0 removes it at once."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     access_token_ttl: int = Field(900, ge=30, le=86400, description="Lifetime of JWT access tokens, in seconds.")
     refresh_token_ttl: int = Field(
         1_209_600, ge=300, le=31_536_000, description="Lifetime of refresh tokens, in seconds (rotated on use)."
     )
-    login_limit_account: int = Field(5, ge=1, description="Login attempts per account per window.")
-    login_limit_ip: int = Field(20, ge=1, description="Login (and reset) attempts per client IP per window.")
-    login_window: int = Field(300, ge=1, description="Rate-limit window for login attempts, in seconds.")
+    login_limit_account: int = Field(
+        5, ge=1, description="Failed logins per account and client before each further attempt of that client "
+        "waits (1 s, doubling); other clients are not slowed."
+    )
+    login_limit_ip: int = Field(
+        20, ge=1, description="Failed logins per client (any account) before its attempts wait (doubling); "
+        "also reset requests per client per window."
+    )
+    login_window: int = Field(
+        3600, ge=1, description="Seconds after which login failures are forgotten (at least twice "
+        "login_backoff_max); the window of reset requests and of failed-login audit events."
+    )
+    login_backoff_base: float = Field(
+        1.0, gt=0, le=60, description="First wait after the free login failures, in seconds; doubles each time."
+    )
+    login_backoff_max: int = Field(900, ge=1, le=86400, description="Longest wait between login attempts (s).")
+    login_audit_limit: int = Field(
+        30, ge=1, description="Failed-login audit events per client per window; beyond, one summary event."
+    )
+    trusted_proxies: str = Field(
+        "", description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+        "names the client; empty: the peer address is the client."
+    )
     password_reset_ttl: int = Field(1800, ge=60, le=86400, description="Lifetime of password reset tokens (s).")
     public_url: str = Field(
         "http://127.0.0.1:8080", description="Base URL users reach the control plane at (links in emails)."
@@ -57,13 +93,36 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, description="SMTP user name (optional).")
     smtp_password: SecretStr | None = Field(None, description="SMTP password (optional).")
     smtp_starttls: bool = Field(False, description="Use STARTTLS with the SMTP server.")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=1_073_741_824, description="Largest request body accepted (bytes); larger ones get 413."
+    )
+    body_read_timeout: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a client may take to send a request body (408 after)."
+    )
+    api_docs: bool = Field(True, description="Serve the interactive API docs at /docs (assets served locally).")
+    readyz_details: bool = Field(
+        False, description="Show component versions and errors in /readyz to anonymous callers (admins see them)."
+    )
 
-    @field_validator("database_url", "app_database_url")
+    @field_validator("database_url", "app_database_url", "tf_state_database_url", "inventory_dsn")
     @classmethod
     def _postgres_scheme(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(("postgresql", "postgres")):
             raise ValueError("must be a postgresql:// URL")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in (part.strip() for part in value.split(",")):
+            if entry:
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """``trusted_proxies`` as a list of addresses or networks."""
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @field_validator("vault_addr")
     @classmethod

@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from controlplane.api.bootstrap import has_clusters, register_cluster
+from controlplane.drivers.proxmox_probe import probe
 from controlplane.drivers.vault import VaultStore
 from controlplane.pvesim import SimConfig, Simulator
+from controlplane.services.bootstrap import has_clusters, register_cluster
 from controlplane.util.net import port_is_free
 
 DEMO_CLUSTER = "demo"
@@ -64,7 +65,7 @@ class DemoCluster:
             ca_pem = Path(simulator.ca_file).read_text()
             result = register_cluster(
                 engine, vault, DEMO_CLUSTER, simulator.url, simulator.token_id, secret,
-                ca_cert_pem=ca_pem, verify_tls=True,
+                ca_cert_pem=ca_pem, verify_tls=True, prober=probe,
             )
         except BaseException:
             simulator.stop()

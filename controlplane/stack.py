@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from controlplane.config import Settings
 from controlplane.db import migrate
 from controlplane.db.embedded import EmbeddedPostgres
-from controlplane.db.engine import create_app_engine
+from controlplane.db.engine import check_app_role, create_app_engine
 from controlplane.drivers.embedded_vault import EmbeddedOpenBao
 from controlplane.drivers.vault import VaultStore
 from controlplane.errors import ComponentError
@@ -74,6 +74,7 @@ class Stack:
         self.report(f"PostgreSQL: schema at revision {after}" + (f" (was {before})" if before != after else ""))
         self.app_engine = create_app_engine(self.database.app_url, self.database.owner_url)
         self._stoppers.append(self.app_engine.dispose)
+        check_app_role(self.app_engine)
         return self.database
 
     def start_vault(self) -> VaultStore:

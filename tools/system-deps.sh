@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Makes sure the Debian packages the tests need are installed: redis-server and openssh-server.
+# Makes sure the Debian packages the tests need are installed: redis-server, openssh-server, chromium (the
+# portal's browser tests) and npm (the portal's pinned browser code).
 # As root it installs what is missing; otherwise it names the command to run and fails.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system: redis-server and sshd present"
+  echo "system: redis-server, sshd, chromium and npm present"
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then

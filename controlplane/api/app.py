@@ -8,17 +8,20 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.types import ASGIApp
 
-from controlplane import __version__
-from controlplane.api import health
-from controlplane.api.bootstrap import probe
+from controlplane import __version__, portal
+from controlplane.api import health, openapi
 from controlplane.api.deps import AppDeps, Runtime
+from controlplane.api.docs import mount_docs
 from controlplane.api.errors import install_error_handlers
 from controlplane.api.mailer import SmtpMailer
+from controlplane.api.middleware import RequestGuard
 from controlplane.api.ratelimit import MemoryLimiter, RedisLimiter
 from controlplane.api.routes import api_keys, auth, clusters, guests, projects, records, tenants, users
 from controlplane.api.signing import load_or_create_key
 from controlplane.config import Settings
+from controlplane.drivers.proxmox_probe import probe
 from controlplane.services.auth import AuthPolicy
 from controlplane.services.guests import CONTAINER, VM
 from controlplane.services.tokens import TokenIssuer
@@ -33,6 +36,9 @@ def _policy(settings: Settings) -> AuthPolicy:
         login_limit_account=settings.login_limit_account,
         login_limit_ip=settings.login_limit_ip,
         login_window=settings.login_window,
+        login_backoff_base=settings.login_backoff_base,
+        login_backoff_max=settings.login_backoff_max,
+        login_audit_limit=settings.login_audit_limit,
     )
 
 
@@ -66,9 +72,25 @@ def api_router() -> APIRouter:
     return router
 
 
+class GuardedApp(FastAPI):
+    """A FastAPI app whose outermost layer is the :class:`RequestGuard` (so even a 500 carries the headers)."""
+
+    def __init__(self, *, max_body_bytes: int, body_timeout: float, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.guard_limits = {"max_body_bytes": max_body_bytes, "body_timeout": body_timeout}
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack, wrapped in the guard."""
+        return RequestGuard(super().build_middleware_stack(), **self.guard_limits)  # type: ignore[arg-type]
+
+
 def create_app(deps: AppDeps) -> FastAPI:
     """Build the HTTP app for one running control plane."""
-    app = FastAPI(title="controlplane", version=__version__, description="Desired-state control plane for Proxmox VE")
+    settings = deps.settings
+    app = GuardedApp(
+        title="controlplane", version=__version__, description="Desired-state control plane for Proxmox VE",
+        docs_url=None, redoc_url=None, max_body_bytes=settings.max_body_bytes, body_timeout=settings.body_read_timeout,
+    )
     app.state.deps = deps
     app.state.runtime = build_runtime(deps)
     install_error_handlers(app)
@@ -82,32 +104,10 @@ def create_app(deps: AppDeps) -> FastAPI:
         return response
 
     app.include_router(health.router)
+    if settings.api_docs:
+        mount_docs(app)
     app.include_router(api_router())
-    _document_errors(app)
+    portal.install(app)
+    openapi.install(app)
     return app
 
-
-ERROR_SCHEMA = {
-    "title": "Error",
-    "type": "object",
-    "properties": {
-        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
-        "field": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
-    },
-    "required": ["detail"],
-}
-
-
-def _document_errors(app: FastAPI) -> None:
-    """Describe our error body (``detail`` and the offending ``field``) in the OpenAPI document."""
-    original = app.openapi
-
-    def openapi() -> dict[str, object]:
-        if app.openapi_schema is None:
-            schema = original()
-            schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = ERROR_SCHEMA
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,30 +3,27 @@ and the per-request dependencies: the authenticated caller and its database tran
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from controlplane.config import Settings
-from controlplane.db.engine import session_scope
 from controlplane.drivers.vault import VaultStore
-from controlplane.errors import ControlPlaneError, NotFound, PermissionDenied, Unauthenticated
-from controlplane.services import audit, auth
+from controlplane.errors import PermissionDenied, Unauthenticated
+from controlplane.services import auth, sessions
 from controlplane.services.auth import AuthPolicy, Limiter, Mailer
-from controlplane.services.caller import READ, WRITE, Caller, system_caller
+from controlplane.services.caller import READ, WRITE, Caller, client_address, system_caller
 from controlplane.services.clusters import Prober
-from controlplane.services.dberrors import translated
 from controlplane.services.tokens import TokenIssuer
+from controlplane.services.transactions import Db
 
 ComponentCheck = Callable[[], dict[str, object]]
-T = TypeVar("T")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-log = logging.getLogger(__name__)
+# the app decides which peers may tell it the client address (``trusted_proxies``); uvicorn must not
+UVICORN_PROXY_OPTIONS: dict[str, Any] = {"proxy_headers": False, "forwarded_allow_ips": ""}
 
 
 @dataclass
@@ -63,9 +60,11 @@ def runtime(request: Request) -> Runtime:
 
 
 def request_meta(request: Request) -> Caller:
-    """An unauthenticated caller carrying this request's IP, user agent and request id."""
+    """An unauthenticated caller carrying this request's client IP, user agent and request id."""
+    peer = request.client.host if request.client else ""
+    trusted = tuple(runtime(request).deps.settings.trusted_proxy_list)
     return system_caller(
-        ip=request.client.host if request.client else "",
+        ip=client_address(peer, request.headers.get("x-forwarded-for", ""), trusted),
         user_agent=request.headers.get("user-agent", "")[:512],
         request_id=getattr(request.state, "request_id", ""),
     )
@@ -81,9 +80,10 @@ def authenticate(request: Request) -> Caller:
     rt = runtime(request)
     meta = request_meta(request)
     if credential.startswith("cp_"):
-        caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method, request.url.path)
+        caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method,
+                                           request.url.path)
     else:
-        caller = rt.issuer.verify(credential).with_request(
+        caller = sessions.check(rt.deps.app_engine, rt.issuer.decode(credential)).with_request(
             ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id
         )
     needed = WRITE if request.method in WRITE_METHODS else READ
@@ -93,38 +93,6 @@ def authenticate(request: Request) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(authenticate)]
-
-
-class Db:
-    """Transactions of one request as its caller (``SET LOCAL`` role, tenant and user; application role)."""
-
-    def __init__(self, engine: Engine, caller: Caller) -> None:
-        self.engine = engine
-        self.caller = caller
-
-    def read(self, fn: Callable[[Session], T]) -> T:
-        """Run ``fn`` in one transaction and return its result."""
-        with translated(), session_scope(self.engine, self.caller.context()) as session:
-            return fn(session)
-
-    def write(self, action: str, fn: Callable[[Session], T], *, target_kind: str = "", target: Any = "") -> T:
-        """Run a mutation in one transaction; when it fails, roll back and audit the failure."""
-        try:
-            with translated(), session_scope(self.engine, self.caller.context()) as session:
-                return fn(session)
-        except ControlPlaneError as exc:
-            self._audit_failure(action, target_kind, target, exc)
-            raise
-
-    def _audit_failure(self, action: str, target_kind: str, target: Any, exc: ControlPlaneError) -> None:
-        try:
-            with session_scope(self.engine, self.caller.context()) as session:
-                # a target the caller may not see is not named: its id must not reach this tenant's log
-                shown = "" if isinstance(exc, NotFound) else target
-                audit.record(session, self.caller, action, target_kind=target_kind, target_id=shown,
-                             result=audit.FAILURE, details={"error": type(exc).__name__, "message": exc.message})
-        except Exception:  # the original error matters more than a failed failure-audit
-            log.exception("could not audit a failed %s", action)
 
 
 def get_db(request: Request, caller: CallerDep) -> Db:

@@ -1,4 +1,7 @@
-"""Liveness (``/healthz``) and readiness (``/readyz``: each component with its status and version)."""
+"""Liveness (``/healthz``) and readiness (``/readyz``: each component with its status).
+
+Anonymous callers see each component's status only; versions, errors and addresses (which tell an attacker
+what to aim at) are shown to authenticated admins, or to everyone with ``CONTROLPLANE_READYZ_DETAILS``."""
 
 from __future__ import annotations
 
@@ -9,9 +12,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from controlplane.api.deps import AppDeps
+from controlplane.api.deps import AppDeps, authenticate
+from controlplane.errors import ControlPlaneError
+from controlplane.models.records import Readiness
 
 router = APIRouter(tags=["health"])
+PUBLIC_FIELDS = ("status", "required")
 
 
 def check_postgresql(deps: AppDeps) -> dict[str, Any]:
@@ -55,17 +61,34 @@ def readiness(deps: AppDeps) -> dict[str, dict[str, Any]]:
     return components
 
 
-@router.get("/healthz", summary="Liveness: the process serves HTTP")
+@router.get("/healthz", summary="Liveness: the process serves HTTP", operation_id="healthz")
 def healthz() -> dict[str, str]:
     """Always ok while the process can answer."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: every required component is up")
+def shows_details(request: Request) -> bool:
+    """Whether this caller may see versions and errors: the setting says so, or an admin is asking."""
+    if request.app.state.deps.settings.readyz_details:
+        return True
+    if "authorization" not in request.headers:
+        return False
+    try:
+        return authenticate(request).is_admin
+    except ControlPlaneError:  # a bad credential only means no details; readiness stays public
+        return False
+
+
+@router.get("/readyz", summary="Readiness: every required component is up", operation_id="readyz",
+            response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "A required component is down"}})
 def readyz(request: Request) -> JSONResponse:
-    """200 when every required component is up, 503 otherwise; the body lists each component."""
+    """200 when every required component is up, 503 otherwise; the body lists each component (with versions
+    and errors for admins)."""
     components = readiness(request.app.state.deps)
     ready = all(c["status"] == "ok" for c in components.values() if c.get("required", True))
+    if not shows_details(request):
+        components = {name: {k: v for k, v in c.items() if k in PUBLIC_FIELDS} for name, c in components.items()}
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "components": components}, status_code=200 if ready else 503
     )

@@ -1,15 +1,17 @@
 """SQL for Row-Level Security: the context functions and the policies that migrations install.
 
-Each transaction carries ``app.role``, ``app.tenant_id`` and ``app.user_id`` (see
-``controlplane.db.engine.apply_context``). ``admin`` and ``system`` see every tenant; anyone else sees
-rows of their own tenant only. The application role owns no table, so the database enforces this even
-when our code forgets a ``WHERE``.
+The policies ask the context functions ``cp_role()``, ``cp_tenant_id()``, ``cp_user_id()`` and
+``cp_is_global()`` who is acting. ``admin`` and ``system`` see every tenant; anyone else sees rows of their
+own tenant only. The application role owns no table, so the database enforces this even when our code
+forgets a ``WHERE``. Migration 0001 created the functions over plain settings; since 0007 they read a
+signed claim (``controlplane.db.claims``), which SQL run as the application role cannot forge.
 """
 
 from __future__ import annotations
 
 from controlplane.db.roles import APP_ROLE
 
+# The functions as 0001 created them (0007 replaces cp_role, cp_tenant_id and cp_user_id).
 CONTEXT_FUNCTIONS_SQL = """
 CREATE FUNCTION cp_role() RETURNS text LANGUAGE sql STABLE AS
   $$ SELECT coalesce(nullif(current_setting('app.role', true), ''), 'anonymous') $$;

@@ -88,6 +88,9 @@ class ResetConfirm(Strict):
 
     token: Annotated[str, StringConstraints(max_length=512)]
     password: Password
+    revoke_api_keys: bool = Field(
+        True, description="Also revoke every API key of the account (sessions always end on a reset)."
+    )
 
 
 class Me(BaseModel):

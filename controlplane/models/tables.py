@@ -36,7 +36,7 @@ users = sa.Table(
     "users", metadata, _id(), sa.Column("tenant_id", _uuid), sa.Column("email", sa.Text),
     sa.Column("password_hash", sa.Text), sa.Column("role", sa.Text), sa.Column("is_active", sa.Boolean),
     sa.Column("created_at", _ts), sa.Column("updated_at", _ts), sa.Column("last_login_at", _ts),
-    sa.Column("resource_version", sa.BigInteger),
+    sa.Column("resource_version", sa.BigInteger), sa.Column("token_version", sa.BigInteger),
 )
 
 memberships = sa.Table(

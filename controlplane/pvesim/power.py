@@ -1,5 +1,11 @@
-"""Power actions of guests (start, stop, shutdown, reboot, reset, suspend, resume) as PVE tasks,
-including the node memory check on start."""
+"""Power actions of guests (start, stop, shutdown, reboot, reset, suspend, resume) as PVE tasks.
+
+Memory is overcommitted as on real PVE: a start is refused only when the guest could not be allocated at
+all (more memory than the node has RAM and swap), never because other guests already use the node's RAM.
+Starting a running VM starts a ``qmstart`` task that fails with ``VM <id> already running``; a running
+container is refused at once with ``CT <id> already running`` (PVE checks containers before forking the
+worker, VMs inside it).
+"""
 
 from __future__ import annotations
 
@@ -9,21 +15,20 @@ from .model import Guest
 from .runtime import Runtime
 
 HOST_RESERVED = 1 << 30
+NODE_SWAP = 8 << 30
 ACTIONS = ("start", "stop", "shutdown", "reboot", "reset", "suspend", "resume")
 
 
 def do_start(rt: Runtime, guest: Guest) -> None:
-    """Mark ``guest`` running if its node has the memory (PveError otherwise)."""
+    """Mark ``guest`` running unless it cannot be allocated on its node at all (PveError then)."""
     state = rt.state
     node = state.node(guest.node)
-    others = sum(g.maxmem for g in state.guests_on(guest.node) if g.status == "running" and g is not guest)
-    free = node.maxmem - HOST_RESERVED - others
-    if guest.maxmem > free:
-        raise PveError(
-            500,
-            f"start failed: not enough memory on node '{node.name}' "
-            f"(requested {guest.maxmem >> 20} MiB, available {max(free, 0) >> 20} MiB)",
-        )
+    if guest.kind == "qemu" and guest.status == "running":
+        raise PveError(500, f"VM {guest.vmid} already running")
+    if guest.maxmem > node.maxmem + NODE_SWAP:
+        reason = ("kvm: cannot set up guest memory 'pc.ram': Cannot allocate memory" if guest.kind == "qemu"
+                  else f"startup for container '{guest.vmid}' failed")
+        raise PveError(500, f"start failed: {reason}")
     guest.paused = False
     guest.mark_running(rt.now())
     state.changed()
@@ -42,7 +47,7 @@ def power(rt: Runtime, guest: Guest, action: str, user: str) -> str:
     if action == "start":
         if guest.template:
             raise PveError(500, f"you can't start a {guest.label.lower()} if it's a template")
-        if running:
+        if running and guest.kind == "lxc":
             raise PveError(500, f"{name} already running")
     elif action in ("shutdown", "reboot", "reset", "suspend") and not running:
         raise PveError(500, f"{name} not running")

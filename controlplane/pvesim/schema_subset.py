@@ -3,7 +3,7 @@
 The official PVE API schema (``apischema.json``) lives outside this package. So that the simulator also
 runs where that file is absent (``controlplane up`` on a fresh machine), the package carries
 ``data/apischema-subset.json``: for each served (method, path) only the machine-readable parameter
-constraints and permission checks, without any description text. Regenerate it after adding a route::
+constraints, return shapes and permission checks, without any description text. Regenerate it after adding a route::
 
     python -m controlplane.pvesim.schema_subset /path/to/apischema.json
 """
@@ -48,6 +48,8 @@ def _endpoint_info(info: dict[str, Any]) -> dict[str, Any]:
             if key not in TEXT_KEYS
         }
     }
+    if info.get("returns"):
+        kept["returns"] = _strip(info["returns"])
     if info.get("permissions"):
         kept["permissions"] = {k: v for k, v in info["permissions"].items() if k not in TEXT_KEYS}
     return kept

@@ -1,7 +1,9 @@
 """Populate a fresh cluster: nodes ``pve1..pveN`` and a seeded, realistic mix of guests.
 
 About 70 % qemu VMs and 30 % lxc containers named ``vm-0001`` / ``ct-0002``..., spread over the nodes;
-about 5 % are templates, and of the rest about 60 % run (only while their node has the memory).
+about 5 % are templates, and of the rest about 60 % run. A node whose running guests would use more than
+75 % of its memory is given more (in 64 GiB steps), so a seeded cluster of any size keeps at least 25 % of
+every node's memory free for new guests, as a cluster sized by an operator would.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import uuid
 from . import disks, power
 from .model import Guest
 from .state import ClusterState
+
+HEADROOM = 0.25
+MEMORY_STEP = 64 << 30
 
 
 def build_nodes(state: ClusterState, count: int, memory_mib: int, cpus: int) -> None:
@@ -24,7 +29,7 @@ def seed_guests(state: ClusterState, count: int, seed: int, start_vmid: int = 10
     """Add ``count`` guests deterministically from ``seed``."""
     rng = random.Random(seed)
     nodes = list(state.nodes.values())
-    free = {n.name: n.maxmem - power.HOST_RESERVED for n in nodes}
+    running_mem = {n.name: 0 for n in nodes}
     now = state.clock()
     with state.lock:
         for i in range(1, count + 1):
@@ -77,9 +82,18 @@ def seed_guests(state: ClusterState, count: int, seed: int, start_vmid: int = 10
                 )
             if template:
                 guest.config["template"] = 1
-            elif rng.random() < 0.6 and free[node.name] >= mem << 20:
-                free[node.name] -= mem << 20
+            elif rng.random() < 0.6:
+                running_mem[node.name] += mem << 20
                 guest.status, guest.started_at = "running", now - rng.randrange(60, 30 * 86400)
                 guest.pid = 1000 + vmid % 60000
             state.guests[vmid] = guest
+        for node in nodes:
+            if running_mem[node.name] + power.HOST_RESERVED > (1 - HEADROOM) * node.maxmem:
+                node.maxmem = _memory_with_headroom(running_mem[node.name])
         state.changed()
+
+
+def _memory_with_headroom(running: int) -> int:
+    """The smallest multiple of 64 GiB that holds ``running`` bytes of guests and the host with 25 % free."""
+    need = (running + power.HOST_RESERVED) / (1 - HEADROOM)
+    return -(-int(need) // MEMORY_STEP) * MEMORY_STEP

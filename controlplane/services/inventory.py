@@ -13,10 +13,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
 
+from controlplane.db.claims import CLAIM_SETTING, ClaimKey, sign_claim
 from controlplane.db.roles import APP_ROLE
 from controlplane.errors import ComponentError, NotFound, PermanentError, TemporaryError
 from controlplane.services.inventory_source import InventorySource
@@ -51,6 +53,14 @@ ORDER BY c.name, n.name
 """
 
 _INVALID_GROUP_CHARS = re.compile(r"^[\d\W]|[^\w]")
+# Proxmox OS types: containers name their distribution (pct's ``ostype``), VMs a kernel family (qm's ``ostype``).
+CONTAINER_OSTYPES = ("alpine", "archlinux", "centos", "debian", "devuan", "fedora", "gentoo", "nixos",
+                     "opensuse", "ubuntu")
+LINUX_IMAGES = (*CONTAINER_OSTYPES, "almalinux", "arch", "rocky", "rhel", "oraclelinux", "suse", "flatcar",
+                "coreos", "talos", "linux")
+WINDOWS_OSTYPES = (("win11", "win11"), ("win10", "win10"), ("win8", "win8"), ("win7", "win7"),
+                   ("windows-2025", "win11"), ("windows-2022", "win11"), ("windows-2019", "win10"),
+                   ("windows-11", "win11"), ("windows-10", "win10"), ("windows", "win11"))
 KIND_GROUPS = {"vm": "virtual_machines", "container": "containers"}
 NODES_GROUP = "proxmox_nodes"
 
@@ -113,6 +123,18 @@ def user_vars(spec: dict[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in raw.items() if not str(k).startswith("ansible_")}
 
 
+def proxmox_ostype(kind: str, image: str) -> str:
+    """The Proxmox OS type of a guest made from ``image``: a container's distribution (``debian``, ...,
+    ``unmanaged``), a VM's ``l26`` for a Linux image, ``win11``/``win10``/... for Windows, else ``other``."""
+    name = image.rsplit("/", 1)[-1].lower()
+    if kind == "container":
+        return next((o for o in CONTAINER_OSTYPES if name.startswith(o)), "unmanaged")
+    windows = next((ostype for prefix, ostype in WINDOWS_OSTYPES if name.startswith(prefix)), None)
+    if windows:
+        return windows
+    return "l26" if name.startswith(LINUX_IMAGES) else "other"
+
+
 def _guest_host(row: dict[str, Any], prefix: str) -> tuple[dict[str, Any], list[str]]:
     spec, status, labels = row["spec"] or {}, row["status"] or {}, row["labels"] or {}
     node = status.get("node") or (spec.get("node") if spec.get("node") not in (None, "auto") else None)
@@ -122,8 +144,8 @@ def _guest_host(row: dict[str, Any], prefix: str) -> tuple[dict[str, Any], list[
         "id": row["id"], "kind": row["kind"], "guest_name": row["name"], "vmid": status.get("vmid"), "node": node,
         "cluster": row["cluster"], "tenant": row["tenant"], "project": row["project"],
         "guest_tags": [str(t) for t in tags] if isinstance(tags, list) else [str(tags)], "labels": labels,
-        "ostype": status.get("ostype") or spec.get("ostype") or spec.get("image"), "power_state": power,
-        "spec": spec,
+        "ostype": status.get("ostype") or proxmox_ostype(row["kind"], str(spec.get("image") or "")),
+        "image": spec.get("image"), "power_state": power, "spec": spec,
     }
     hostvars = user_vars(spec)
     hostvars.update({prefix + k: v for k, v in ours.items()})
@@ -169,21 +191,32 @@ def _plain_url(url: str) -> str:
 
 
 def _enter_tenant(conn: psycopg.Connection, source: InventorySource, tenant: str) -> int:
-    """Act as the application role in ``tenant`` for this transaction; returns the statements it took."""
+    """Act as the application role in ``tenant`` for this transaction; returns the statements it took.
+
+    The tenant scope is a claim signed with the key only the owner role reads, so the connection reads
+    the key first and then becomes the application role (Row-Level Security applies from there on).
+    """
+    try:
+        key_row = conn.execute("SELECT key FROM cp_claim_key WHERE id = 1").fetchone()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise PermanentError("with a tenant, the inventory needs the owner role's URL: it signs the tenant's "
+                             "claim, then acts as the application role", component="postgresql") from exc
+    if key_row is None:
+        raise PermanentError("the database has no claim key (run `controlplane db upgrade`)", component="postgresql")
+    key, pid = ClaimKey(bytes(key_row[0])), conn.info.backend_pid
     if source.set_app_role:
         conn.execute(f'SET LOCAL ROLE "{APP_ROLE}"')
     # Finding a tenant by name is itself a read across tenants: done explicitly as the system role.
     row = conn.execute(
-        "SELECT set_config('app.role', 'system', true), "
+        "SELECT set_config(%(name)s, %(claim)s, true), "
         "(SELECT id::text FROM tenants WHERE name = %(t)s OR id::text = %(t)s)",
-        {"t": tenant},
+        {"t": tenant, "name": CLAIM_SETTING, "claim": sign_claim(key, "system", None, None, pid)},
     ).fetchone()
     if row is None or row[1] is None:
         raise NotFound(f"no tenant named {tenant!r}")
-    conn.execute(
-        "SELECT set_config('app.role', 'manager', true), set_config('app.tenant_id', %s, true)", (row[1],)
-    )
-    return 3 if source.set_app_role else 2
+    conn.execute("SELECT set_config(%s, %s, true)",
+                 (CLAIM_SETTING, sign_claim(key, "manager", UUID(row[1]), None, pid)))
+    return 4 if source.set_app_role else 3
 
 
 def load_inventory(
@@ -194,7 +227,7 @@ def load_inventory(
     hostnames: str = "qualified",
     vars_prefix: str = "",
 ) -> Inventory:
-    """Read every host in a fixed number of SQL statements (two, plus three to enter a tenant)."""
+    """Read every host in a fixed number of SQL statements (two, plus up to four to enter a tenant)."""
     queries = 0
     try:
         with psycopg.connect(_plain_url(source.url), connect_timeout=10) as conn:

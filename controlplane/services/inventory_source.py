@@ -13,7 +13,7 @@ from pathlib import Path
 
 from controlplane.config import Settings
 from controlplane.db.embedded import socket_url
-from controlplane.db.roles import APP_ROLE, DATABASE_NAME, OWNER_ROLE
+from controlplane.db.roles import DATABASE_NAME, OWNER_ROLE
 from controlplane.errors import ConfigError
 
 
@@ -43,16 +43,14 @@ def embedded_socket_dir(data_dir: Path) -> str | None:
 def resolve_source(settings: Settings, *, dsn: str | None = None, tenant: bool = False) -> InventorySource:
     """The database the inventory reads; with ``tenant`` a connection that ends up as the application role.
 
-    With a tenant the application role is needed so that Row-Level Security applies: an explicit ``dsn``
-    is used as given (it should be the application role's URL; any other role must be allowed to
-    ``SET ROLE`` to it), otherwise the configured application URL, the embedded server's application
-    role, or the owner URL followed by ``SET ROLE``.
+    With a tenant the application role is needed so that Row-Level Security applies, and the owner role
+    to sign the tenant claim: the connection reads the claim key as the owner, then ``SET ROLE``s to the
+    application role. An explicit ``dsn`` is used as given (with a tenant it must be the owner's),
+    otherwise the configured owner URL or the embedded server's owner role.
     """
     if dsn:
         return InventorySource(dsn, set_app_role=tenant)
     if settings.database_url is not None:
-        if tenant and settings.app_database_url is not None:
-            return InventorySource(settings.app_database_url.get_secret_value())
         return InventorySource(settings.database_url.get_secret_value(), set_app_role=tenant)
     socket_dir = embedded_socket_dir(settings.data_dir.resolve())
     if socket_dir is None:
@@ -60,4 +58,4 @@ def resolve_source(settings: Settings, *, dsn: str | None = None, tenant: bool =
             "no database for the inventory: set the `dsn` option or CONTROLPLANE_DATABASE_URL, or start "
             f"`controlplane up` (no running embedded PostgreSQL under {settings.data_dir.resolve()})"
         )
-    return InventorySource(socket_url(APP_ROLE if tenant else OWNER_ROLE, socket_dir, DATABASE_NAME))
+    return InventorySource(socket_url(OWNER_ROLE, socket_dir, DATABASE_NAME), set_app_role=tenant)

@@ -6,19 +6,21 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+import sqlalchemy.exc
 from sqlalchemy.orm import Session
 
-from controlplane.errors import InvalidInput, NotFound, PermissionDenied
+from controlplane.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from controlplane.models import tables as t
 from controlplane.models.identity import UserCreate, UserUpdate
-from controlplane.services import audit, authz, tenants, versioning
-from controlplane.services.auth import revoke_all
+from controlplane.services import audit, authz, sessions, tenants, versioning
 from controlplane.services.caller import Caller
 from controlplane.services.secrets_hash import hash_password
 
 U = t.users
 PUBLIC_COLUMNS = [U.c.id, U.c.tenant_id, U.c.email, U.c.role, U.c.is_active, U.c.created_at, U.c.last_login_at,
                   U.c.resource_version]
+# the same answer whichever tenant holds the address: a manager learns nothing about other tenants
+EMAIL_TAKEN = "this email address cannot be used for a new account; choose another"
 
 
 def list_query(caller: Caller) -> sa.Select:
@@ -47,10 +49,17 @@ def create(session: Session, caller: Caller, body: UserCreate) -> sa.Row:
     else:
         tenant_id = tenants.resolve(session, body.tenant, body.tenant_id, default=caller.tenant_id)
         authz.require_manager(caller, "create users", tenant_id)
-    row = session.execute(
-        sa.insert(U).values(tenant_id=tenant_id, email=body.email.lower(), password_hash=hash_password(body.password),
-                            role=body.role).returning(*PUBLIC_COLUMNS)
-    ).one()
+    email = body.email.strip().lower()
+    if session.execute(sa.text("SELECT 1 FROM cp_login_lookup(:email)"), {"email": email}).first():
+        raise Conflict(EMAIL_TAKEN, field="email")
+    try:
+        with session.begin_nested():
+            row = session.execute(
+                sa.insert(U).values(tenant_id=tenant_id, email=email, password_hash=hash_password(body.password),
+                                    role=body.role).returning(*PUBLIC_COLUMNS)
+            ).one()
+    except sqlalchemy.exc.IntegrityError as exc:  # created concurrently
+        raise Conflict(EMAIL_TAKEN, field="email") from exc
     audit.record(session, caller, "user.create", target_kind="User", target_id=row.id, target_name=row.email,
                  tenant_id=tenant_id, details={"role": body.role})
     return row
@@ -74,7 +83,7 @@ def update(session: Session, caller: Caller, user_id: UUID, body: UserUpdate,
         values["password_hash"] = hash_password(fields["password"])
     row = versioning.update(session, U, user_id, expected, "user", values, PUBLIC_COLUMNS)
     if "password" in fields or fields.get("is_active") is False or "role" in fields:
-        revoke_all(session, user_id)
+        sessions.end_all(session, user_id)
     audit.record(session, caller, "user.update", target_kind="User", target_id=row.id, target_name=row.email,
                  tenant_id=row.tenant_id, details={"fields": sorted(fields)})
     return row

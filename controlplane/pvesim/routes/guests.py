@@ -69,9 +69,10 @@ def register(kind: str) -> None:
 
     @route("GET", f"{one}/pending")
     def config_pending(ctx: Ctx, p: dict[str, Any]) -> list[dict[str, Any]]:
-        """Config as ``[{key, value}]`` (changes apply at once, so nothing is ever pending)."""
+        """Config as ``[{key, value}]`` with string values as the schema has them (changes apply at once, so
+        nothing is ever pending)."""
         guest = _guest(ctx, p, kind)
-        return [{"key": k, "value": v} for k, v in _config(guest).items()]
+        return [{"key": k, "value": str(v)} for k, v in _config(guest).items()]
 
     @route("GET", f"{one}/status/current")
     def status_current(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,7 @@ def node_status(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
             "total": node.maxmem,
             "used": entry.get("mem", 0),
             "free": node.maxmem - entry.get("mem", 0),
+            "available": node.maxmem - entry.get("mem", 0),
         },
         "swap": {"total": 8 << 30, "used": 0, "free": 8 << 30},
         "rootfs": {"total": 100 << 30, "used": 30 << 30, "avail": 70 << 30, "free": 70 << 30},

@@ -100,8 +100,10 @@ def pool_delete(ctx: Ctx, p: dict[str, Any]) -> None:
 
 @route("GET", "/pools/{poolid}")
 def pool_get(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    """Pool detail with members."""
-    return _detail(ctx, _pool(ctx, p["poolid"]))
+    """Pool detail with members (``comment`` and ``members`` only: the path already names the pool)."""
+    detail = _detail(ctx, _pool(ctx, p["poolid"]))
+    del detail["poolid"]
+    return detail
 
 
 @route("PUT", "/pools/{poolid}")

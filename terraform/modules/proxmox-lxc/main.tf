@@ -2,6 +2,11 @@
 # (lifecycle.ignore_changes = [started]); a memory change reboots a running container, which comes back
 # running, so the power state is the same before and after an apply.
 
+locals {
+  # Trimmed, so that a key read with file() (and its newline) is the same key on every plan.
+  ssh_keys = [for k in var.ssh_keys : trimspace(k)]
+}
+
 resource "proxmox_virtual_environment_container" "this" {
   node_name     = var.node_name
   vm_id         = var.vm_id
@@ -52,7 +57,7 @@ resource "proxmox_virtual_environment_container" "this" {
     dynamic "user_account" {
       for_each = length(var.ssh_keys) > 0 ? [1] : []
       content {
-        keys = var.ssh_keys
+        keys = local.ssh_keys
       }
     }
   }

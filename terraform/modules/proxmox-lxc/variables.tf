@@ -104,6 +104,10 @@ variable "disk" {
     condition     = var.disk.size_gb >= 1 && floor(var.disk.size_gb) == var.disk.size_gb
     error_message = "disk.size_gb must be a whole number of at least 1."
   }
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_.-]*[A-Za-z0-9]$", var.disk.storage))
+    error_message = "disk.storage must be a Proxmox storage id such as local-lvm (letters, digits, _ . -; no spaces)."
+  }
 }
 
 variable "networks" {
@@ -125,10 +129,19 @@ variable "networks" {
     n.mac_address == null || can(regex("^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$", n.mac_address))])
     error_message = "every network's mac_address must look like BC:24:11:00:00:01."
   }
+  validation {
+    condition = alltrue([for n in var.networks :
+    n.vlan_id == null || try(n.vlan_id >= 1 && n.vlan_id <= 4094 && floor(n.vlan_id) == n.vlan_id, false)])
+    error_message = "every network's vlan_id must be a whole number between 1 and 4094 (or null for no VLAN tag)."
+  }
+  validation {
+    condition     = alltrue([for n in var.networks : can(regex("^[A-Za-z][A-Za-z0-9_.-]{0,14}$", n.bridge))])
+    error_message = "every network's bridge must be a Linux bridge name such as vmbr0 (letters, digits, _ . -)."
+  }
 }
 
 variable "ssh_keys" {
-  description = "SSH public keys installed for root."
+  description = "SSH public keys installed for root (surrounding white space, such as the newline file() keeps, is trimmed)."
   type        = list(string)
   default     = []
 }
@@ -164,4 +177,8 @@ variable "pool_id" {
   description = "Proxmox VE resource pool, or null."
   type        = string
   default     = null
+  validation {
+    condition     = var.pool_id == null || can(regex("^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+){0,2}$", var.pool_id))
+    error_message = "pool_id must be a Proxmox pool id: letters, digits, _ and - (no spaces), or null."
+  }
 }

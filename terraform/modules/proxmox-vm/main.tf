@@ -3,6 +3,9 @@
 # and leaves a stopped one stopped, so the power state is the same before and after an apply.
 
 locals {
+  # Proxmox keeps keys as given, but the provider reads them back trimmed: trim them here so that a key
+  # read with file() (and its newline) does not show as a change on every plan.
+  ssh_keys    = [for k in var.ssh_keys : trimspace(k)]
   static_ipv4 = [for n in var.networks : n.ipv4 if n.ipv4 != "dhcp"]
   cloud_init  = length(var.ssh_keys) > 0 || length(local.static_ipv4) > 0
 }
@@ -75,7 +78,7 @@ resource "proxmox_virtual_environment_vm" "this" {
         for_each = length(var.ssh_keys) > 0 ? [1] : []
         content {
           username = var.cloud_init_user
-          keys     = var.ssh_keys
+          keys     = local.ssh_keys
         }
       }
     }

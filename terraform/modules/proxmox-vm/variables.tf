@@ -78,6 +78,10 @@ variable "disks" {
     condition     = alltrue([for d in var.disks : d.size_gb >= 1 && floor(d.size_gb) == d.size_gb])
     error_message = "every disk's size_gb must be a whole number of at least 1."
   }
+  validation {
+    condition     = alltrue([for d in var.disks : can(regex("^[A-Za-z][A-Za-z0-9_.-]*[A-Za-z0-9]$", d.storage))])
+    error_message = "every disk's storage must be a Proxmox storage id such as local-lvm (letters, digits, _ . -; no spaces)."
+  }
 }
 
 variable "networks" {
@@ -99,16 +103,30 @@ variable "networks" {
     n.mac_address == null || can(regex("^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$", n.mac_address))])
     error_message = "every network's mac_address must look like BC:24:11:00:00:01."
   }
+  validation {
+    condition = alltrue([for n in var.networks :
+    n.vlan_id == null || try(n.vlan_id >= 1 && n.vlan_id <= 4094 && floor(n.vlan_id) == n.vlan_id, false)])
+    error_message = "every network's vlan_id must be a whole number between 1 and 4094 (or null for no VLAN tag)."
+  }
+  validation {
+    condition     = alltrue([for n in var.networks : can(regex("^[A-Za-z][A-Za-z0-9_.-]{0,14}$", n.bridge))])
+    error_message = "every network's bridge must be a Linux bridge name such as vmbr0 (letters, digits, _ . -)."
+  }
 }
 
 variable "clone_vm_id" {
   description = "VMID of a template to clone (a cloud image prepared as a template); null creates empty disks."
   type        = number
   default     = null
+  validation {
+    condition = var.clone_vm_id == null || try(
+    var.clone_vm_id >= 100 && var.clone_vm_id <= 999999999 && floor(var.clone_vm_id) == var.clone_vm_id, false)
+    error_message = "clone_vm_id must be the VMID of a template, a whole number between 100 and 999999999 (or null)."
+  }
 }
 
 variable "ssh_keys" {
-  description = "SSH public keys for cloud-init; with static addresses, enables the cloud-init drive."
+  description = "SSH public keys for cloud-init (surrounding white space, such as the newline file() keeps, is trimmed); with static addresses, enables the cloud-init drive."
   type        = list(string)
   default     = []
 }
@@ -117,12 +135,20 @@ variable "cloud_init_user" {
   description = "User cloud-init creates for ssh_keys."
   type        = string
   default     = "debian"
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_.-]{0,31}$", var.cloud_init_user))
+    error_message = "cloud_init_user must be a Linux user name: lower-case letters, digits, _ . - (no spaces), at most 32 characters."
+  }
 }
 
 variable "cloud_init_storage" {
   description = "Storage of the cloud-init drive."
   type        = string
   default     = "local-lvm"
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_.-]*[A-Za-z0-9]$", var.cloud_init_storage))
+    error_message = "cloud_init_storage must be a Proxmox storage id such as local-lvm (letters, digits, _ . -; no spaces)."
+  }
 }
 
 variable "started" {
@@ -161,4 +187,8 @@ variable "pool_id" {
   description = "Proxmox VE resource pool, or null."
   type        = string
   default     = null
+  validation {
+    condition     = var.pool_id == null || can(regex("^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+){0,2}$", var.pool_id))
+    error_message = "pool_id must be a Proxmox pool id: letters, digits, _ and - (no spaces), or null."
+  }
 }

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from controlplane.drivers.terraform import TerraformRunner
 from controlplane.reconciler.backoff import Backoff
 from controlplane.reconciler.configurator import Configurator
-from controlplane.reconciler.runtime import backend_url, start_worker
+from controlplane.reconciler.runtime import start_worker, state_backend_url
 from controlplane.reconciler.terraform_run import TerraformSetup
 from controlplane.reconciler.worker import Worker
 from controlplane.util.net import wait_for
@@ -43,11 +43,11 @@ class Product:
 
     @contextmanager
     def worker(self, configure: Configurator | None = None, agent_timeout: float = 120.0,
-               **config: Any) -> Iterator[Worker]:
+               terraform: TerraformSetup | None = None, **config: Any) -> Iterator[Worker]:
         """A worker in this process, as ``controlplane up`` starts one, with short intervals."""
-        runner = TerraformRunner(binary=str(self.toolchain.tofu), pg_conn_str=backend_url(self.database.owner),
+        runner = TerraformRunner(binary=str(self.toolchain.tofu), pg_conn_str=state_backend_url(self.database.owner),
                                  cli_config=self.toolchain.cli_config, plugin_cache_dir=self.toolchain.plugin_cache)
-        setup = TerraformSetup(runner=runner, run_root=self.data_dir / "runs", timeout=300)
+        setup = terraform or TerraformSetup(runner=runner, run_root=self.data_dir / "runs", timeout=300)
         config.setdefault("poll_interval", 0.3)
         config.setdefault("resync_interval", 1.0)
         config.setdefault("lease_ttl", 20.0)

@@ -34,9 +34,13 @@ def test_list_matches_ansible_inventory(database: DatabaseUrls) -> None:
 
 def test_tenant_sees_only_its_hosts(database: DatabaseUrls) -> None:
     seed(database.owner, GUESTS)
-    env = ansible_env(CONTROLPLANE_INVENTORY_DSN=database.app)
+    env = ansible_env(CONTROLPLANE_INVENTORY_DSN=database.owner)
     hosts = _cli("--list", "--tenant", "globex", env=env)["_meta"]["hostvars"]
     assert {h for h, v in hosts.items() if v.get("kind") != "node"} == {"erp-1.erp.globex"}
+    # the application role alone cannot choose a tenant: it cannot sign the claim
+    refused = run("controlplane", "inventory", "--list", "--tenant", "globex",
+                  env=ansible_env(CONTROLPLANE_INVENTORY_DSN=database.app), check=False)
+    assert refused.returncode == 1 and "owner role's URL" in refused.stderr and "erp-1" not in refused.stdout
 
 
 def test_the_embedded_database_of_a_running_control_plane_is_found(

@@ -35,7 +35,9 @@ def test_list_has_every_guest_and_node_with_groups_and_hostvars(database: Databa
         "power_state": "running",
     }
     assert web["guest_tags"] == ["web", "prod"] and web["labels"] == {"tier": "web"}
-    assert web["spec"]["configure"]["playbook"] == "site.yml" and web["ostype"] == "debian-12"
+    assert web["spec"]["configure"]["playbook"] == "site.yml"
+    assert (web["ostype"], web["image"]) == ("l26", "debian-12")  # the Proxmox OS type, and the image
+    assert (hostvars["cache-1.shop.acme"]["ostype"], hostvars["cache-1.shop.acme"]["image"]) == ("debian", "debian-12")
     assert "ansible_host" not in hostvars["cache-1.shop.acme"]  # no observed address yet
     groups = groups_of(listing)
     assert groups["proxmox_nodes"] == {"pve1", "pve2"}
@@ -55,7 +57,7 @@ def test_tenant_option_shows_only_that_tenant_through_row_level_security(
 ) -> None:
     seed(database.owner, GUESTS)
     inventory = _write(tmp_path, "acme.controlplane.yml", "plugin: controlplane\ntenant: acme\nnodes: false\n")
-    env = ansible_env(CONTROLPLANE_INVENTORY_DSN=database.app)
+    env = ansible_env(CONTROLPLANE_INVENTORY_DSN=database.owner)
     hosts = set(inventory_list(env, inventory)["_meta"]["hostvars"])
     assert hosts == {"web-1.shop.acme", "cache-1.shop.acme"}
     by_env = _write(tmp_path, "env.controlplane.yml", "plugin: controlplane\nnodes: false\n")
@@ -65,7 +67,7 @@ def test_tenant_option_shows_only_that_tenant_through_row_level_security(
     failed = run("ansible-inventory", "-i", unknown, "--list", env=env | {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"},
                  check=False)
     assert failed.returncode != 0 and "no tenant named 'nobody'" in failed.stderr
-    assert database.app not in failed.stderr + failed.stdout  # the DSN is never printed
+    assert database.owner not in failed.stderr + failed.stdout  # the DSN is never printed
 
 
 def test_an_injection_attempt_in_a_tag_is_never_templated(database: DatabaseUrls, tmp_path: Path) -> None:

@@ -8,11 +8,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from controlplane.api.bootstrap import has_clusters, register_cluster
 from controlplane.db.embedded import DatabaseUrls
 from controlplane.drivers.proxmox import probe_cluster
+from controlplane.drivers.proxmox_probe import probe
 from controlplane.drivers.vault import VaultStore
 from controlplane.errors import PermanentError, TemporaryError
+from controlplane.services.bootstrap import has_clusters, register_cluster
 from controlplane.util.net import refused_port
 from tests.fixtures.api import Api, World, seed_user
 
@@ -65,8 +66,9 @@ def test_registration_rules(world: World, pvesim: Any) -> None:
 def test_bootstrap_registration_is_idempotent(api: Api, pvesim: Any, vault: VaultStore) -> None:
     assert not has_clusters(api.engine)
     args = (api.engine, vault, "demo", pvesim.url, pvesim.token_id, pvesim.token_secret)
-    first = register_cluster(*args, ca_cert_pem=Path(pvesim.ca_file).read_text(), verify_tls=True)
-    second = register_cluster(*args, ca_cert_pem=Path(pvesim.ca_file).read_text(), verify_tls=True)
+    ca = Path(pvesim.ca_file).read_text()
+    first = register_cluster(*args, ca_cert_pem=ca, verify_tls=True, prober=probe)
+    second = register_cluster(*args, ca_cert_pem=ca, verify_tls=True, prober=probe)
     assert first["id"] == second["id"] and len(first["nodes"]) == 3
     assert has_clusters(api.engine)
     seed_user(api.engine, "admin@example.test", "admin")

@@ -1,5 +1,6 @@
 """Row-Level Security, proven in the database: as the application role with tenant A's context, raw SQL
-sees no row of tenant B in any tenant-owned table, and cannot insert, update or delete one.
+sees no row of tenant B in any tenant-owned table, and cannot insert, update or delete one; and no setting
+or role switch that SQL as the application role can make widens what it sees (the scope is a signed claim).
 
 The tables come from the catalog (every table with a ``tenant_id`` column), so a new table is covered
 (and must have rows seeded here) without anyone remembering to add it.
@@ -7,6 +8,7 @@ The tables come from the catalog (every table with a ``tenant_id`` column), so a
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -15,8 +17,9 @@ import pytest
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 
+from controlplane.db.claims import ClaimKey, sign_claim
 from controlplane.db.embedded import DatabaseUrls
-from controlplane.db.engine import RequestContext, create_app_engine, session_scope
+from controlplane.db.engine import RequestContext, apply_context, create_app_engine, session_scope
 from controlplane.models.tables import TENANT_OWNED
 from tests.fixtures.api import World
 
@@ -145,4 +148,80 @@ def test_a_user_sees_only_member_projects_guests_at_the_database_level(seeded: W
         assert session.execute(sa.text("SELECT count(*) FROM virtual_machines")).scalar_one() == 0
     with session_scope(engine, member) as session:
         assert session.execute(sa.text("SELECT count(*) FROM virtual_machines")).scalar_one() == 1
+    engine.dispose()
+
+
+def _visible_tenants(conn: psycopg.Connection) -> set[uuid.UUID]:
+    seen = {r[0] for r in conn.execute("SELECT id FROM tenants")}
+    for table in TENANT_OWNED:
+        seen |= {r[0] for r in conn.execute(f"SELECT DISTINCT tenant_id FROM {table}") if r[0] is not None}
+    return seen
+
+
+def test_sql_as_the_app_role_cannot_widen_its_scope(seeded: World, database: DatabaseUrls) -> None:
+    """Inside a transaction scoped to tenant A, SQL run as the application role sets every setting it can
+    and switches roles where it can; it still sees A's rows at most, and never B's."""
+    a, b = seeded.acme, seeded.globex
+    engine = create_app_engine(database.app, database.owner)
+    forged_key = ClaimKey.generate()
+    with engine.connect() as other, engine.connect() as sa_conn, sa_conn.begin():
+        admin_elsewhere = _claim_for(other, "admin")  # a valid admin claim, made for another server process
+        apply_context(sa_conn, RequestContext(role="manager", tenant_id=a.id))
+        conn = sa_conn.connection.dbapi_connection
+        assert _visible_tenants(conn) == {a.id}
+        valid = conn.execute("SELECT current_setting('app.claim')").fetchone()[0]
+        pid = conn.info.backend_pid
+        body, _ = valid.split(".")
+        attempts = [
+            "SELECT set_config('app.role', 'admin', true)",
+            "SELECT set_config('app.role', 'system', false)",
+            f"SELECT set_config('app.tenant_id', '{b.id}', true)",
+            f"SELECT set_config('app.user_id', '{b.member_id}', true)",
+            "SET app.role = 'admin'",
+            "RESET ROLE",
+        ]
+        for statement in attempts:
+            conn.execute(statement)
+            assert _visible_tenants(conn) <= {a.id}, statement
+        for role in ("controlplane_owner", "postgres"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SAVEPOINT s")
+                conn.execute(f'SET ROLE "{role}"')
+            conn.execute("ROLLBACK TO SAVEPOINT s")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SAVEPOINT s")
+            conn.execute("SELECT key FROM cp_claim_key")
+        conn.execute("ROLLBACK TO SAVEPOINT s")
+        forgeries = {
+            "another tenant, same signature": body.replace(str(a.id), str(b.id)) + "." + valid.split(".")[1],
+            "admin, same signature": body.replace("manager|", "admin|", 1) + "." + valid.split(".")[1],
+            "signed with another key": sign_claim(forged_key, "admin", None, None, pid),
+            "made for another connection": admin_elsewhere,
+            "expired": sign_claim(_key(database), "admin", None, None, pid, now=time.time() - 3600),
+            "not a claim": "admin",
+        }
+        for what, claim in forgeries.items():
+            conn.execute("SELECT set_config('app.claim', %s, true)", (claim,))
+            assert _visible_tenants(conn) == set(), what
+            assert conn.execute("SELECT cp_role()").fetchone() == ("anonymous",), what
+    engine.dispose()
+
+
+def _key(database: DatabaseUrls) -> ClaimKey:
+    from controlplane.db.claims import read_claim_key
+
+    return read_claim_key(database.owner)
+
+
+def _claim_for(conn: sa.Connection, role: str) -> str:
+    pid = conn.connection.dbapi_connection.info.backend_pid
+    return sign_claim(conn.connection.info["controlplane_claim_key"], role, None, None, pid)
+
+
+def test_a_valid_signed_admin_claim_sees_every_tenant(seeded: World, database: DatabaseUrls) -> None:
+    """The control of the test above: the same reads under a genuine admin claim do see both tenants."""
+    engine = create_app_engine(database.app, database.owner)
+    with engine.connect() as sa_conn, sa_conn.begin():
+        apply_context(sa_conn, RequestContext(role="admin"))
+        assert _visible_tenants(sa_conn.connection.dbapi_connection) >= {seeded.acme.id, seeded.globex.id}
     engine.dispose()

@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from controlplane.db import migrate
+from controlplane.db.claims import read_claim_key, sign_claim
 from controlplane.db.embedded import DatabaseUrls
 
 TENANT_OWNED = [
@@ -63,18 +64,31 @@ def test_row_level_security_is_enabled_on_every_tenant_owned_table(database: Dat
     assert dict(rows) == dict.fromkeys(TENANT_OWNED, True)
 
 
-def test_without_a_tenant_context_the_application_role_sees_nothing(database: DatabaseUrls) -> None:
+def test_without_a_signed_claim_the_application_role_sees_nothing(database: DatabaseUrls) -> None:
     with psycopg.connect(database.owner) as conn:
         conn.execute("INSERT INTO tenants (name) VALUES ('acme'), ('globex')")
     with psycopg.connect(database.app) as conn:
         assert conn.execute("SELECT count(*) FROM tenants").fetchone() == (0,)
-        conn.execute("SELECT set_config('app.role', 'admin', false)")
+        conn.execute("SELECT set_config('app.role', 'admin', false)")  # a setting is no longer a claim
+        assert conn.execute("SELECT count(*) FROM tenants").fetchone() == (0,)
+        _claim(conn, database, "admin")
         assert conn.execute("SELECT count(*) FROM tenants").fetchone() == (2,)
+
+
+def _claim(conn: psycopg.Connection, database: DatabaseUrls, role: str) -> None:
+    claim = sign_claim(read_claim_key(database.owner), role, None, None, conn.info.backend_pid)
+    conn.execute("SELECT set_config('app.claim', %s, false)", (claim,))
+
+
+def test_the_claim_key_is_readable_by_the_owner_alone(database: DatabaseUrls) -> None:
+    assert len(read_claim_key(database.owner).key) == 32
+    with psycopg.connect(database.app) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT key FROM cp_claim_key")
 
 
 def test_audit_events_are_append_only_and_hash_chained(database: DatabaseUrls) -> None:
     with psycopg.connect(database.app) as conn:
-        conn.execute("SELECT set_config('app.role', 'system', false)")
+        _claim(conn, database, "system")
         for action in ("login", "create"):
             conn.execute("INSERT INTO audit_events (actor, action, result) VALUES ('alice', %s, 'ok')", (action,))
         conn.commit()

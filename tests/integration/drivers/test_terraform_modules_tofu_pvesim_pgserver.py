@@ -103,7 +103,7 @@ def test_guest_life_cycle_through_our_module(
     set_power(sim, api, "pve2", 5001, "start")
     assert not driver.plan(bigger, workspace, creds).changed, "a guest started out of band produced a diff"
 
-    gone = driver.destroy(bigger, workspace, creds, on_event=events.append)
+    gone = driver.destroy(workspace, creds, on_event=events.append)
     assert gone.plan.delete == (guest.resource_address,)
     assert 5001 not in [g["vmid"] for g in proxmox(sim).cluster.resources.get(type="vm")]
     assert json.loads(state_rows(database)[workspace])["resources"] == []
@@ -120,9 +120,9 @@ def test_secrets_stay_out_of_run_dir_state_and_events(
     guest = GuestModule("Container", {"node_name": "pve1", "vm_id": 5100, "hostname": "ct-1",
                                       "template_file_id": TEMPLATE})
     events: list[str] = []
-    from controlplane.drivers.terraform_render import root_module, run_directory
+    from controlplane.drivers.terraform_render import root_module, run_directory, variables_file
 
-    with run_directory(root_module(guest), parent=tmp_path) as workdir:
+    with run_directory(root_module(guest), variables_file(guest), parent=tmp_path) as workdir:
         runner.init(workdir, "lxc-5100", on_event=lambda e: events.append(json.dumps(e)))
         runner.plan(workdir, creds.env(), on_event=lambda e: events.append(json.dumps(e)))
         runner.apply(workdir, creds.env(), on_event=lambda e: events.append(json.dumps(e)))

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from controlplane.config import Settings
 from controlplane.db.embedded import DatabaseUrls
 from controlplane.drivers.terraform import (
     GuestModule,
@@ -167,7 +168,7 @@ def test_binary_named_terraform(
     bindir.mkdir()
     (bindir / "terraform").symlink_to(toolchain.tofu)
     monkeypatch.setenv("CONTROLPLANE_TF_BINARY", str(bindir / "terraform"))
-    binary = find_terraform_binary()
+    binary = find_terraform_binary(Settings(_env_file=None).tf_binary)  # type: ignore[call-arg]
     assert binary == str(bindir / "terraform")
     driver = make_driver(toolchain, database, tmp_path / "runs", binary=binary)
     assert driver.runner.version()[1]
@@ -176,7 +177,7 @@ def test_binary_named_terraform(
 
     monkeypatch.setenv("CONTROLPLANE_TF_BINARY", str(tmp_path / "missing"))
     with pytest.raises(ConfigError) as bad:
-        find_terraform_binary()
+        find_terraform_binary(Settings(_env_file=None).tf_binary)  # type: ignore[call-arg]
     assert bad.value.field == "CONTROLPLANE_TF_BINARY"
 
 

@@ -23,7 +23,7 @@ from controlplane.pvesim import Simulator
 from controlplane.reconciler.backoff import Backoff
 from controlplane.reconciler.context import RunContext
 from controlplane.reconciler.kinds import KINDS
-from controlplane.reconciler.runtime import backend_url
+from controlplane.reconciler.runtime import state_backend_url
 from controlplane.reconciler.store import FINALIZER, system_tx
 from controlplane.reconciler.terraform_run import TerraformSetup
 from controlplane.reconciler.worker import Worker, WorkerConfig, make_holder
@@ -83,7 +83,7 @@ def register_cluster(engine: Engine, vault: Any, sim: Simulator, name: str = "de
 def make_world(database: Any, vault: Any, toolchain: Any, sim: Simulator, tmp_path: Path) -> World:
     """Engine, cluster, tenant and project for one test."""
     engine = create_app_engine(database.app, database.owner, pool_size=10)
-    runner = TerraformRunner(binary=str(toolchain.tofu), pg_conn_str=backend_url(database.owner),
+    runner = TerraformRunner(binary=str(toolchain.tofu), pg_conn_str=state_backend_url(database.owner),
                              cli_config=toolchain.cli_config, plugin_cache_dir=toolchain.plugin_cache)
     setup = TerraformSetup(runner=runner, run_root=tmp_path / "runs", timeout=300)
     cluster_id = register_cluster(engine, vault, sim)

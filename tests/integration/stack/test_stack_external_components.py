@@ -32,7 +32,7 @@ def test_external_database_and_vault_start_nothing_embedded(
         body = client.get("/readyz").json()
         assert body["status"] == "ready"
         with stack.app_engine.connect() as conn:
-            # the owner URL is used with SET ROLE, so the application role's limits apply
+            # the application role logs in itself (the owner URL with its name), so its limits apply
             assert conn.exec_driver_sql("SELECT current_user").scalar_one() == "controlplane_app"
     assert not (tmp_path / "data" / "postgres").exists() and not (tmp_path / "data" / "openbao").exists()
     assert f"PostgreSQL: schema at revision {migrate.head_revision()} (was None)" in messages
@@ -41,7 +41,7 @@ def test_external_database_and_vault_start_nothing_embedded(
 def test_readyz_is_503_naming_the_component_that_is_down(tmp_path: Path, database: DatabaseUrls) -> None:
     with dev_vault() as (server, bao):
         settings = get_settings(data_dir=tmp_path, database_url=database.owner, vault_addr=server.addr,
-                                vault_token=server.token)
+                                vault_token=server.token, readyz_details=True)
         with Stack(settings, report=lambda _m: None) as stack:
             assert stack.app_engine is not None and stack.vault is not None
             client = TestClient(create_app(AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault)))

@@ -23,14 +23,14 @@ def test_explicit_dsn_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert source.url == "postgresql://given@/x" and "given" not in repr(source)
 
 
-def test_configured_url_then_app_url_for_a_tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_tenant_is_entered_through_the_owner_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONTROLPLANE_DATABASE_URL", "postgresql://owner@/x")
     assert resolve_source(get_settings(data_dir=tmp_path)).url == "postgresql://owner@/x"
     as_tenant = resolve_source(get_settings(data_dir=tmp_path), tenant=True)
     assert as_tenant.url == "postgresql://owner@/x" and as_tenant.set_app_role
-    monkeypatch.setenv("CONTROLPLANE_APP_DATABASE_URL", "postgresql://app@/x")
+    monkeypatch.setenv("CONTROLPLANE_APP_DATABASE_URL", "postgresql://app@/x")  # it cannot sign the claim
     as_tenant = resolve_source(get_settings(data_dir=tmp_path), tenant=True)
-    assert as_tenant.url == "postgresql://app@/x" and not as_tenant.set_app_role
+    assert as_tenant.url == "postgresql://owner@/x" and as_tenant.set_app_role
 
 
 def test_embedded_server_is_found_through_postmaster_pid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,7 +38,8 @@ def test_embedded_server_is_found_through_postmaster_pid(tmp_path: Path, monkeyp
     _pid_file(tmp_path, "/run/pg-sock")
     settings = get_settings(data_dir=tmp_path)
     assert resolve_source(settings).url == "postgresql://controlplane_owner@/controlplane?host=/run/pg-sock"
-    assert resolve_source(settings, tenant=True).url.startswith("postgresql://controlplane_app@/controlplane")
+    as_tenant = resolve_source(settings, tenant=True)
+    assert as_tenant.url.startswith("postgresql://controlplane_owner@/controlplane") and as_tenant.set_app_role
 
 
 def test_no_database_at_all_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
