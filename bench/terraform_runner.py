@@ -23,7 +23,7 @@ from typing import Any
 from _support import Stack, median, stack, write_root
 
 from controlplane.drivers.terraform import GuestModule, ProxmoxCredentials, TerraformRunner
-from controlplane.drivers.terraform_render import root_module
+from controlplane.drivers.terraform_render import VARIABLES_FILE, root_module, variables_file
 from controlplane.drivers.terraform_runner import PLAN_FILE
 from controlplane.pvesim import SimConfig, Simulator
 from controlplane.reconciler.runtime import backend_url
@@ -108,7 +108,7 @@ def main() -> None:
         runner = TerraformRunner(binary=str(stack_.toolchain.tofu),
                                  pg_conn_str=backend_url(stack_.empty_database().owner),
                                  cli_config=stack_.toolchain.cli_config,
-                                 plugin_cache_dir=stack_.toolchain.plugin_cache)
+                                 plugin_cache_dir=stack_.toolchain.plugin_cache, create_schema=True)
         creds = ProxmoxCredentials(endpoint=sim.url, api_token=f"{sim.token_id}={sim.token_secret}",
                                    ca_file=sim.ca_file)
         env = creds.env()
@@ -137,6 +137,7 @@ def main() -> None:
 def _cycle(stack_: Stack, runner: TerraformRunner, env: dict[str, str], side: str, vmid: int) -> dict[str, float]:
     workdir = stack_.directory(f"{side}-{vmid}")
     write_root(workdir, root_module(_guest(vmid)))
+    (workdir / VARIABLES_FILE).write_text(json.dumps(variables_file(_guest(vmid))))
     workspace = f"bench-{side}-{vmid}"
     if side == "runner":
         return with_runner(runner, workdir, workspace, env)

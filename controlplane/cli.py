@@ -269,7 +269,6 @@ def inventory(
     The database is CONTROLPLANE_INVENTORY_DSN, else CONTROLPLANE_DATABASE_URL, else a running `controlplane up`.
     """
     import json
-    import os
 
     from controlplane.services.inventory import host_json, load_inventory, script_json
     from controlplane.services.inventory_source import resolve_source
@@ -279,7 +278,8 @@ def inventory(
         raise typer.Exit(2)
     settings = _settings(data_dir=data_dir)
     try:
-        source = resolve_source(settings, dsn=os.environ.get("CONTROLPLANE_INVENTORY_DSN"), tenant=bool(tenant))
+        dsn = settings.inventory_dsn.get_secret_value() if settings.inventory_dsn else None
+        source = resolve_source(settings, dsn=dsn, tenant=bool(tenant))
         hosts = load_inventory(source, tenant=tenant)
         typer.echo(json.dumps(script_json(hosts) if list_ else host_json(hosts, str(host)), indent=2, sort_keys=True))
     except ControlPlaneError as exc:

@@ -35,11 +35,26 @@ class Settings(BaseSettings):
         description="PostgreSQL URL of the application role; when unset, the owner URL with the user "
         "controlplane_app and no password (socket, trust, peer or .pgpass logins).",
     )
+    inventory_dsn: SecretStr | None = Field(
+        None, description="PostgreSQL URL `controlplane inventory` reads (default: the database URL); with "
+        "--tenant it must be the owner role's."
+    )
     vault_addr: str | None = Field(None, description="Vault/OpenBao address; embedded OpenBao when unset.")
     vault_token: SecretStr | None = Field(None, description="Vault token (required with vault_addr).")
     vault_kv_mount: str = Field("secret", description="Mount point of the KV v2 secrets engine.")
     redis_url: SecretStr | None = Field(None, description="Redis URL (optional: cache, events, rate limits).")
     tf_binary: str | None = Field(None, description="tofu or terraform binary; found on PATH or in .tools/.")
+    tf_state_database_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL of the Terraform state role (controlplane_tfstate) OpenTofu's pg "
+        "backend uses; when unset, the owner URL's host with that role and no password."
+    )
+    run_dir: Path | None = Field(
+        None, description="Where OpenTofu run directories are made; a private temporary directory (outside "
+        "the data directory) when unset."
+    )
+    run_dir_retention: int = Field(
+        0, ge=0, description="Seconds a finished run's directory is kept for debugging; 0 removes it at once."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     access_token_ttl: int = Field(900, ge=30, le=86400, description="Lifetime of JWT access tokens, in seconds.")
     refresh_token_ttl: int = Field(
@@ -89,7 +104,7 @@ class Settings(BaseSettings):
         False, description="Show component versions and errors in /readyz to anonymous callers (admins see them)."
     )
 
-    @field_validator("database_url", "app_database_url")
+    @field_validator("database_url", "app_database_url", "tf_state_database_url", "inventory_dsn")
     @classmethod
     def _postgres_scheme(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(("postgresql", "postgres")):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import ASGIApp
 
 from controlplane import __version__, portal
-from controlplane.api import health
+from controlplane.api import health, openapi
 from controlplane.api.deps import AppDeps, Runtime
 from controlplane.api.docs import mount_docs
 from controlplane.api.errors import install_error_handlers
@@ -108,31 +108,6 @@ def create_app(deps: AppDeps) -> FastAPI:
         mount_docs(app)
     app.include_router(api_router())
     portal.install(app)
-    _document_errors(app)
+    openapi.install(app)
     return app
 
-
-ERROR_SCHEMA = {
-    "title": "Error",
-    "type": "object",
-    "properties": {
-        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
-        "field": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
-    },
-    "required": ["detail"],
-}
-
-
-def _document_errors(app: FastAPI) -> None:
-    """Describe our error body (``detail`` and the offending ``field``) in the OpenAPI document."""
-    original = app.openapi
-
-    def openapi() -> dict[str, object]:
-        if app.openapi_schema is None:
-            schema = original()
-            schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = ERROR_SCHEMA
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from controlplane.api.deps import AppDeps, authenticate
 from controlplane.errors import ControlPlaneError
+from controlplane.models.records import Readiness
 
 router = APIRouter(tags=["health"])
 PUBLIC_FIELDS = ("status", "required")
@@ -60,7 +61,7 @@ def readiness(deps: AppDeps) -> dict[str, dict[str, Any]]:
     return components
 
 
-@router.get("/healthz", summary="Liveness: the process serves HTTP")
+@router.get("/healthz", summary="Liveness: the process serves HTTP", operation_id="healthz")
 def healthz() -> dict[str, str]:
     """Always ok while the process can answer."""
     return {"status": "ok"}
@@ -78,7 +79,9 @@ def shows_details(request: Request) -> bool:
         return False
 
 
-@router.get("/readyz", summary="Readiness: every required component is up")
+@router.get("/readyz", summary="Readiness: every required component is up", operation_id="readyz",
+            response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "A required component is down"}})
 def readyz(request: Request) -> JSONResponse:
     """200 when every required component is up, 503 otherwise; the body lists each component (with versions
     and errors for admins)."""

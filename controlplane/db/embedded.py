@@ -15,6 +15,7 @@ from controlplane.db.roles import (
     DATABASE_NAME,
     ENSURE_APP_ROLE_SQL,
     ENSURE_OWNER_ROLE_SQL,
+    ENSURE_STATE_ROLE_SQL,
     GRANT_APP_ROLE_TO_OWNER_SQL,
     OWNER_ROLE,
 )
@@ -67,10 +68,12 @@ class EmbeddedPostgres:
         return socket_url(user, self.socket_dir, database)
 
     def ensure_database(self, name: str = DATABASE_NAME) -> DatabaseUrls:
-        """Create the owner and application roles and the database ``name`` if missing; return its URLs."""
+        """Create the owner, application and Terraform state roles and the database ``name`` if missing;
+        return its URLs."""
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(ENSURE_OWNER_ROLE_SQL)
             conn.execute(ENSURE_APP_ROLE_SQL)
+            conn.execute(ENSURE_STATE_ROLE_SQL)
             # lets a single owner URL also act as the application role (SET ROLE), as external setups do
             conn.execute(GRANT_APP_ROLE_TO_OWNER_SQL)
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import psycopg
@@ -11,9 +12,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from controlplane.db.engine import create_engine
-from controlplane.db.roles import APP_ROLE, ENSURE_APP_ROLE_SQL
+from controlplane.db.roles import APP_ROLE, ENSURE_APP_ROLE_SQL, ENSURE_STATE_ROLE_SQL, GRANT_STATE_ROLE_SQL, STATE_ROLE
 from controlplane.errors import ComponentError
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -43,10 +45,28 @@ def ensure_app_role(owner_url: str) -> None:
             ) from exc
 
 
+def ensure_state_role(owner_url: str) -> None:
+    """Create the Terraform state role when it is missing and the owner may (CREATEROLE); otherwise say
+    how (the migration grants it the state table once it exists)."""
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (STATE_ROLE,)).fetchone():
+            return
+        try:
+            conn.execute(ENSURE_STATE_ROLE_SQL)
+        except psycopg.Error:
+            log.warning("the database role %s is missing and the owner cannot create it; as a superuser run: "
+                        "CREATE ROLE %s LOGIN PASSWORD '...'; then `controlplane db upgrade` again",
+                        STATE_ROLE, STATE_ROLE)
+
+
 def upgrade(owner_url: str, revision: str = "head") -> None:
     """Migrate the database at ``owner_url`` up to ``revision``."""
     ensure_app_role(owner_url)
+    ensure_state_role(owner_url)
     _run(owner_url, lambda config: command.upgrade(config, revision))
+    if revision == "head":  # a state role created after the migration that grants it gets its grants now
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute(GRANT_STATE_ROLE_SQL)
 
 
 def downgrade(owner_url: str, revision: str = "base") -> None:

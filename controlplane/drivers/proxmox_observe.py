@@ -9,7 +9,6 @@ contention become :class:`TemporaryError`; refused credentials, TLS failures and
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 
 import proxmoxer
 import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from controlplane.errors import PermanentError, TemporaryError
 
@@ -78,15 +78,13 @@ def call(what: str, request: Callable[[], T], *, attempts: int = 5, delay: float
 
     Only for calls that are safe to repeat: reads, and writes refused before Proxmox processed them.
     """
-    for attempt in range(1, attempts + 1):
-        try:
-            with translated(what):
-                return request()
-        except TemporaryError:
-            if attempt == attempts:
-                raise
-            time.sleep(min(2.0, delay * 2 ** (attempt - 1)))
-    raise AssertionError("unreachable")
+    def once() -> T:
+        with translated(what):
+            return request()
+
+    retrying = Retrying(stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=delay, max=2.0),
+                        retry=retry_if_exception_type(TemporaryError), reraise=True)
+    return retrying(once)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """The Terraform driver: converge or destroy one managed guest with OpenTofu (or Terraform) and the
 bpg/proxmox provider, state in PostgreSQL, the Proxmox endpoint and token as environment variables only.
 
-One run = a fresh private directory with ``main.tf.json`` (see :mod:`.terraform_render`), ``init`` into the
-object's workspace, ``plan`` to a file, the plan read as JSON, ``apply`` of exactly that plan, outputs;
-the directory is deleted afterwards. OpenTofu's JSON output is streamed, redacted, to ``on_event``.
+One run = a fresh private directory with ``main.tf.json`` and the guest's values in a variables file (see
+:mod:`.terraform_render`), ``init`` into the object's workspace, ``plan`` to a file, the plan read as JSON,
+``apply`` of exactly that plan, outputs; the directory is deleted afterwards (``keep_run_dirs`` keeps it,
+for debugging). A destroy plans from the workspace's state alone. OpenTofu's JSON output is streamed,
+redacted, to ``on_event``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from controlplane.errors import ConfigError, InvalidInput
 from controlplane.util.binaries import TOOLS_DIR
 
 from .terraform_process import EventHandler, ProcessControl, TerraformCancelled, TerraformTimeout
-from .terraform_render import MODULES_DIR, PROVIDER_VERSION, GuestModule, root_module, run_directory
+from .terraform_render import (
+    MODULES_DIR,
+    PROVIDER_VERSION,
+    GuestModule,
+    root_module,
+    run_directory,
+    state_only_module,
+    variables_file,
+)
 from .terraform_runner import PlanSummary, TerraformRunner
 
 __all__ = [
@@ -33,9 +43,10 @@ BINARY_ENV = "CONTROLPLANE_TF_BINARY"
 
 
 def find_terraform_binary(configured: str | None = None) -> str:
-    """The binary to run: ``configured`` or CONTROLPLANE_TF_BINARY (a path or a name on PATH), else
-    ``tofu`` then ``terraform`` on PATH, else ``.tools/bin/tofu``. ConfigError names the variable."""
-    wanted = configured or os.environ.get(BINARY_ENV)
+    """The binary to run: ``configured`` (``Settings.tf_binary``, from CONTROLPLANE_TF_BINARY: a path or a
+    name on PATH), else ``tofu`` then ``terraform`` on PATH, else ``.tools/bin/tofu``. ConfigError names
+    the variable."""
+    wanted = configured
     if wanted:
         found = wanted if os.sep in wanted else shutil.which(wanted)
         if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
@@ -110,6 +121,7 @@ class TerraformDriver:
     modules_dir: Path = MODULES_DIR
     provider_version: str = PROVIDER_VERSION
     run_root: Path | None = None
+    keep_run_dirs: bool = False
 
     def plan(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *,
              on_event: EventHandler | None = None, control: ProcessControl | None = None) -> PlanSummary:
@@ -142,15 +154,17 @@ class TerraformDriver:
                 outputs = self.runner.output(workdir, env, control=control)
         return RunResult(plan=summary, outputs=outputs, applied=applied)
 
-    def destroy(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *,
+    def destroy(self, workspace: str, credentials: ProxmoxCredentials, *,
                 on_event: EventHandler | None = None, control: ProcessControl | None = None,
                 on_plan: Callable[[PlanSummary], None] | None = None,
                 timings: dict[str, float] | None = None) -> RunResult:
-        """Destroy the guest recorded in ``workspace``; a workspace with nothing in it is a no-op.
+        """Destroy the guest recorded in ``workspace`` from its state alone (no spec is needed, so a spec
+        that cannot plan does not block it); a workspace with nothing in it is a no-op.
         ``on_plan`` and ``timings`` as for :meth:`converge`."""
         env = credentials.env()
         timings = {} if timings is None else timings
-        with self._run_dir(guest, adopt=False) as workdir:
+        document = state_only_module(provider_version=self.provider_version)
+        with run_directory(document, parent=self.run_root, keep=self.keep_run_dirs) as workdir:
             with timed(timings, "init"):
                 self.runner.init(workdir, workspace, on_event=on_event, control=control)
             with timed(timings, "plan"):
@@ -165,4 +179,4 @@ class TerraformDriver:
     def _run_dir(self, guest: GuestModule, *, adopt: bool) -> AbstractContextManager[Path]:
         document = root_module(guest, modules_dir=self.modules_dir, provider_version=self.provider_version,
                                adopt=adopt)
-        return run_directory(document, parent=self.run_root)
+        return run_directory(document, variables_file(guest), parent=self.run_root, keep=self.keep_run_dirs)

@@ -7,10 +7,12 @@ turning its error diagnostics into our TemporaryError / PermanentError.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from controlplane.errors import ComponentError, PermanentError, TemporaryError
 
@@ -33,14 +35,27 @@ PERMANENT = re.compile(
 )
 
 
+def encodings(secret: str) -> set[str]:
+    """The forms a secret can take in output: itself, URL-encoded, hex (either case), and base64 (standard
+    and URL-safe) at each of the three alignments it can have inside a longer encoded text."""
+    raw = secret.encode()
+    forms = {secret, quote(secret, safe=""), raw.hex(), raw.hex().upper()}
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * offset + raw).decode().rstrip("=")
+            # drop the characters that also depend on the bytes around the secret
+            start = (offset * 4 + 2) // 3
+            end = len(text) - (1 if (offset + len(raw)) % 3 else 0)
+            if end - start >= 4:
+                forms.add(text[start:end])
+    return forms
+
+
 class Redactor:
-    """Replaces every occurrence of the given secrets (and their URL-encoded forms) in text."""
+    """Replaces every occurrence of the given secrets (and their URL-encoded, hex and base64 forms) in text."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        from urllib.parse import quote
-
-        found = {s for s in secrets if s and len(s) >= 4}
-        found |= {quote(s, safe="") for s in found}
+        found = {form for s in secrets if s and len(s) >= 4 for form in encodings(s)}
         self._pattern = re.compile("|".join(re.escape(s) for s in sorted(found, key=len, reverse=True))) \
             if found else None
 

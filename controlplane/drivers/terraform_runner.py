@@ -1,9 +1,12 @@
 """A small typed runner for OpenTofu/Terraform: init (state in PostgreSQL, one workspace per object), plan to
 a file, read the plan as JSON, apply that plan, destroy, outputs.
 
-State lives in PostgreSQL through the built-in ``pg`` backend. Its connection string reaches the process
-only as ``PG_CONN_STR`` in the environment, never in a file or on the command line; the backend takes a
-session-level advisory lock per workspace, so a process that dies mid-apply leaves no lock behind (the
+State lives in PostgreSQL through the built-in ``pg`` backend, as a role that can only touch the state
+table (its schema is made by a migration, so OpenTofu runs with ``skip_*_creation``). Its connection string
+reaches the process only as ``PG_CONN_STR`` in the environment, never in a file or on the command line.
+The environment holds nothing else of ours: a short allow-list of the calling process's variables (PATH,
+HOME, locale, proxies), the automation settings and the run's provider endpoint and token. The backend
+takes a session-level advisory lock per workspace, so a process that dies mid-apply leaves no lock behind (the
 session ends with it) and the next run proceeds. ``init`` runs under a file lock on the shared provider
 plugin cache, which makes the cache safe for parallel runs.
 """
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controlplane.db.roles import STATE_SCHEMA
 from controlplane.errors import InvalidInput
 
 from .terraform_events import Redactor, classify
@@ -27,9 +31,11 @@ from .terraform_process import CommandResult, EventHandler, ProcessControl, run_
 
 WORKSPACE_RX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,89}")
 PLAN_FILE = "plan.tfplan"
-# Variables of the calling process that would change what OpenTofu does or leak what it sees.
-DROPPED_ENV = ("TF_LOG", "TF_WORKSPACE", "TF_VAR_", "TF_CLI_ARGS", "TF_DATA_DIR", "PROXMOX_VE_", "PG_CONN_STR",
-               "PG_SCHEMA_NAME", "SSL_CERT_FILE", "SSL_CERT_DIR")
+# The only variables of the calling process an OpenTofu process inherits (the worker's own environment
+# may hold database URLs, Vault tokens and the like).
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "HTTP_PROXY", "HTTPS_PROXY",
+                 "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+SKIP_CREATION = ("skip_schema_creation", "skip_table_creation", "skip_index_creation")
 
 
 @dataclass(frozen=True)
@@ -75,16 +81,19 @@ class TerraformRunner:
     pg_conn_str: str
     cli_config: Path | None = None
     plugin_cache_dir: Path | None = None
-    schema_name: str = "terraform_remote_state"
+    schema_name: str = STATE_SCHEMA
+    create_schema: bool = False
+    """Let the backend create its schema and table (a database without our migrations); never with a
+    least-privilege state role."""
     lock_timeout: float = 30.0
     timeout: float = 1800.0
     grace: float = 10.0
     extra_secrets: tuple[str, ...] = field(default_factory=tuple)
 
     def environment(self, env: dict[str, str] | None = None) -> dict[str, str]:
-        """The process environment: ours minus anything that alters OpenTofu, plus automation settings,
-        the backend connection and the run's ``env`` (provider endpoint and token)."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED_ENV)}
+        """The process environment: the allow-listed part of ours, automation settings, the backend
+        connection and the run's ``env`` (provider endpoint and token)."""
+        base = {k: v for k, v in os.environ.items() if k in INHERITED_ENV}
         base.update(TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1", PG_CONN_STR=self.pg_conn_str)
         if self.cli_config is not None:
             base["TF_CLI_CONFIG_FILE"] = str(self.cli_config)
@@ -114,9 +123,11 @@ class TerraformRunner:
         """``init`` (backend, modules, providers from the shared cache) and select or create ``workspace``."""
         if not WORKSPACE_RX.fullmatch(workspace):
             raise InvalidInput(f"workspace name {workspace!r} must match {WORKSPACE_RX.pattern}", field="workspace")
+        backend = [f"-backend-config=schema_name={self.schema_name}"]
+        if not self.create_schema:
+            backend += [f"-backend-config={option}=true" for option in SKIP_CREATION]
         with self._cache_lock():
-            self._check("init", workdir, None, on_event, control, "-json", "-input=false", "-no-color",
-                        f"-backend-config=schema_name={self.schema_name}")
+            self._check("init", workdir, None, on_event, control, "-json", "-input=false", "-no-color", *backend)
         self._check("workspace", workdir, None, on_event, control, "select", "-or-create=true", workspace,
                     json_lines=False)
 

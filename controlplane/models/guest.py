@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, field_validator, model_validator
 
 from controlplane.models.common import DnsLabel, ShortText, Strict
 
@@ -158,11 +158,31 @@ class GuestDocument(BaseModel):
     spec: Spec
 
 
+def partial(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """A model with ``model``'s fields, each optional with no default (for merging given fields only).
+
+    The fields keep their types and constraints; what holds across fields (``model``'s model validators)
+    is checked once the given fields are merged into a whole ``model``.
+    """
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        field_type = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields[field_name] = (field_type | None, Field(None, description=info.description))
+    return create_model(name, __base__=Strict, __doc__=doc, __module__=__name__, **fields)
+
+
+SpecPatch = partial(Spec, "SpecPatch", "Some fields of a Spec: each one given replaces that field.")
+
+
 class GuestPatch(Strict):
     """A partial update: labels replace the labels, spec fields replace those fields."""
 
     labels: dict[LabelKey, LabelValue] | None = Field(None, max_length=64)
-    spec: dict[str, Any] | None = None
+    spec: SpecPatch | None = None  # type: ignore[valid-type]
+
+    def spec_fields(self) -> dict[str, Any]:
+        """The spec fields the client gave (an explicit ``null`` included), ready to merge."""
+        return self.spec.model_dump(exclude_unset=True) if self.spec is not None else {}
 
 
 class Condition(BaseModel):
@@ -253,7 +273,7 @@ class GuestPublic(BaseModel):
     kind: Kind
     id: UUID
     metadata: MetadataPublic
-    spec: dict[str, Any]
+    spec: Spec
     status: Status
 
 

@@ -1,12 +1,12 @@
-"""API schemas of the reconciler's runs (with their logs) and of audit events."""
+"""API schemas of the reconciler's runs (with their logs), of audit events, of error bodies and of readiness."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RunPublic(BaseModel):
@@ -55,3 +55,38 @@ class AuditEventPublic(BaseModel):
     details: dict[str, Any]
     created_at: datetime
     hash: str
+
+
+class ErrorItem(BaseModel):
+    """One problem of a request that failed validation."""
+
+    loc: list[str | int] = Field(description="Where the problem is: body, query, path or header, then the keys.")
+    field: str = Field(description="The offending field, dotted (spec.cores).")
+    msg: str
+    type: str
+
+
+class Error(BaseModel):
+    """The body of every error response."""
+
+    detail: str = Field(description="What went wrong, naming the field when one is at fault.")
+    field: str | None = Field(None, description="The offending field, dotted (metadata.name, spec.cores).")
+    errors: list[ErrorItem] | None = Field(None, description="Every problem found (validation errors only).")
+
+
+class ComponentReadiness(BaseModel):
+    """The state of one component the control plane uses."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "down"]
+    version: str | None = None
+    error: str | None = Field(None, description="Why the component is down.")
+    required: bool = True
+
+
+class Readiness(BaseModel):
+    """``/readyz``: ready when every required component is ok."""
+
+    status: Literal["ready", "not ready"]
+    components: dict[str, ComponentReadiness]

@@ -1,4 +1,5 @@
-"""The delete path of a run (``deleted_at`` is set): destroy through OpenTofu, check the guest is gone,
+"""The delete path of a run (``deleted_at`` is set): destroy through OpenTofu from the workspace's state
+(the spec is not planned, so a spec that cannot plan never blocks a delete), check the guest is gone,
 drop the workspace's state, then drop the finalizer and the row."""
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ def delete_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> None
             creds = load_cluster(conn, obj.cluster_id, ctx.vault, ctx.data_dir, ctx.gateway,
                              route=str(run.id))
         vmid, node = int(obj.status["vmid"]), str(obj.status["node"])
-        guest = GuestModule(obj.kind.name, module_variables(obj, vmid, node, agent_timeout=ctx.agent_timeout))
         if obj.status.get("create_pending"):
             found = guest_status(creds.access, obj.kind.name, node, vmid)
             if found is not None and found.get("name") in (obj.name, None):
                 run.log(f"VMID {vmid} was created by an unfinished run: adopting it before destroying it")
+                guest = GuestModule(obj.kind.name,
+                                    module_variables(obj, vmid, node, agent_timeout=ctx.agent_timeout))
                 converge(ctx.terraform, guest, space, creds.terraform, run, adopt=True, cancel=ctx.cancel)
-        outcome = destroy(ctx.terraform, guest, space, creds.terraform, run, cancel=ctx.cancel)
+        outcome = destroy(ctx.terraform, space, creds.terraform, run, cancel=ctx.cancel)
         run.set_summary(timings=outcome.timings)
         left = guest_status(creds.access, obj.kind.name, node, vmid)
         if left is not None and left.get("name") in (obj.name, None):

@@ -17,7 +17,6 @@ import logging
 import ssl
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +26,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = {502, 503, 504, 595, 596}
@@ -132,23 +139,44 @@ class Gateway:
         stats = upstream.stats
         with stats.lock:
             stats.requests += 1
-        for attempt in range(1, self.attempts + 1):
+
+        def once() -> requests.Response | None:
             with stats.lock:
                 stats.upstream_calls += 1
-                stats.retries += attempt > 1
             try:
-                resp = self._session.request(method, upstream.endpoint + path, headers=headers, data=body,
+                return self._session.request(method, upstream.endpoint + path, headers=headers, data=body,
                                              verify=upstream.verify, timeout=60, allow_redirects=False)
             except requests.ConnectionError as exc:
-                if attempt == self.attempts or (method != "GET" and not _before_send(exc)):
-                    return 502, [], b'{"data":null,"errors":"gateway: upstream connection failed"}'
-            else:
-                retry = resp.status_code in RETRY_STATUS or (
-                    resp.status_code == 500 and any(t in resp.reason.lower() for t in RETRY_TEXT))
-                if not retry or attempt == self.attempts:
-                    return resp.status_code, _headers(resp), resp.content
-            time.sleep(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
-        raise AssertionError("unreachable")
+                if method != "GET" and not _before_send(exc):
+                    return None  # it may have reached Proxmox: not repeated
+                raise
+
+        def count_retry(_state: RetryCallState) -> None:
+            with stats.lock:
+                stats.retries += 1
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.base_delay, max=self.max_delay),
+            retry=retry_if_exception_type(requests.ConnectionError) | retry_if_result(_worth_retrying),
+            before_sleep=count_retry, retry_error_callback=_last_outcome,
+        )
+        resp = retrying(once)
+        if resp is None:
+            return 502, [], b'{"data":null,"errors":"gateway: upstream connection failed"}'
+        return resp.status_code, _headers(resp), resp.content
+
+
+def _worth_retrying(resp: requests.Response | None) -> bool:
+    """A Proxmox answer that says "try again" (busy, node unreachable, a lock held)."""
+    return resp is not None and (resp.status_code in RETRY_STATUS or (
+        resp.status_code == 500 and any(t in resp.reason.lower() for t in RETRY_TEXT)))
+
+
+def _last_outcome(state: RetryCallState) -> requests.Response | None:
+    """After the last attempt: its answer as it was, or None when it could not connect."""
+    assert state.outcome is not None
+    return None if state.outcome.failed else state.outcome.result()
 
 
 def _before_send(exc: requests.ConnectionError) -> bool:

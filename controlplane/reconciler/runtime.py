@@ -1,7 +1,8 @@
 """Building a worker from the control plane's settings: OpenTofu found as configured, state in PostgreSQL
-(the owner role's URL, since the pg backend creates its own schema; handed to OpenTofu only as
-``PG_CONN_STR``), run directories under ``<data dir>/runs``, the provider plugin cache under
-``<data dir>/terraform-plugins``.
+as the Terraform state role (``CONTROLPLANE_TF_STATE_DATABASE_URL``, else the owner URL's server with that
+role; handed to OpenTofu only as ``PG_CONN_STR``), run directories in a private directory outside the
+data directory (``CONTROLPLANE_RUN_DIR``; kept ``CONTROLPLANE_RUN_DIR_RETENTION`` seconds), the provider
+plugin cache under ``<data dir>/terraform-plugins``.
 
 Guests are configured with Ansible from ``playbooks/`` (run directories under ``<data dir>/ansible``) unless
 ``ansible=False``; ``configure=Configurator(...)`` sets other playbooks or limits.
@@ -12,12 +13,14 @@ calls; the handle it returns has ``.stop()``.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from controlplane.config import Settings
+from controlplane.db.roles import state_role_url
 from controlplane.drivers.terraform import TerraformRunner, find_terraform_binary, toolchain_cli_config
 
 from .configurator import Configurator
@@ -27,22 +30,37 @@ from .terraform_run import TerraformSetup
 from .worker import Worker, WorkerConfig, make_holder
 
 
-def backend_url(owner_url: str) -> str:
-    """The libpq URL OpenTofu's pg backend uses: the owner's, with ``sslmode=disable`` unless it says."""
-    if "sslmode=" in owner_url:
-        return owner_url
-    return owner_url + ("&" if "?" in owner_url else "?") + "sslmode=disable"
+def backend_url(url: str) -> str:
+    """The libpq URL OpenTofu's pg backend uses: ``url`` with ``sslmode=disable`` unless it says."""
+    if "sslmode=" in url:
+        return url
+    return url + ("&" if "?" in url else "?") + "sslmode=disable"
 
 
-def terraform_setup(data_dir: Path, owner_url: str, *, binary: str | None = None,
-                    cli_config: Path | None = None, plugin_cache: Path | None = None) -> TerraformSetup:
+def state_backend_url(owner_url: str, state_url: str | None = None) -> str:
+    """The pg backend's URL: ``state_url`` when configured, else the owner's server as the state role."""
+    return backend_url(state_url or state_role_url(owner_url))
+
+
+def private_run_root(configured: Path | None = None) -> Path:
+    """Where run directories go: ``configured``, else a fresh 0700 directory in the system's temporary
+    directory, so no relative path from a run reaches the data directory's files."""
+    if configured is not None:
+        configured.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return configured.resolve()
+    return Path(tempfile.mkdtemp(prefix="controlplane-runs-"))
+
+
+def terraform_setup(data_dir: Path, owner_url: str, *, binary: str | None = None, state_url: str | None = None,
+                    cli_config: Path | None = None, plugin_cache: Path | None = None,
+                    run_root: Path | None = None, retention: float = 0.0) -> TerraformSetup:
     """OpenTofu as this worker runs it."""
     runner = TerraformRunner(
-        binary=find_terraform_binary(binary), pg_conn_str=backend_url(owner_url),
+        binary=find_terraform_binary(binary), pg_conn_str=state_backend_url(owner_url, state_url),
         cli_config=cli_config or toolchain_cli_config(),
         plugin_cache_dir=plugin_cache or data_dir / "terraform-plugins",
     )
-    return TerraformSetup(runner=runner, run_root=data_dir / "runs")
+    return TerraformSetup(runner=runner, run_root=private_run_root(run_root), retention=retention)
 
 
 def start_worker(settings: Settings, app_engine: Engine, vault: SecretReader, *, owner_url: str,
@@ -53,7 +71,10 @@ def start_worker(settings: Settings, app_engine: Engine, vault: SecretReader, *,
     data_dir = settings.data_dir.resolve()
     if configure is None and ansible:
         configure = Configurator(work_dir=data_dir / "ansible")
-    setup = terraform or terraform_setup(data_dir, owner_url, binary=settings.tf_binary)
+    state_url = settings.tf_state_database_url
+    setup = terraform or terraform_setup(
+        data_dir, owner_url, binary=settings.tf_binary, run_root=settings.run_dir,
+        state_url=state_url.get_secret_value() if state_url else None, retention=settings.run_dir_retention)
     ctx = RunContext(engine=app_engine, vault=vault, terraform=setup, data_dir=data_dir, holder=make_holder(),
                      configure=configure, agent_timeout=agent_timeout)
     return Worker(ctx, WorkerConfig(concurrency=concurrency, **config)).start()

@@ -1,13 +1,20 @@
 """One object's OpenTofu run as the reconciler does it: init into the object's workspace, plan to a file,
 record what the plan will create/change/destroy in the run, apply exactly that plan, read the outputs,
-with every phase timed and every JSON event streamed into the run's log. Also destroy, and dropping a
-workspace's state from the pg backend after a destroy.
+with every phase timed and every JSON event streamed into the run's log. Also destroy (from the
+workspace's state alone), and dropping a workspace's state from the pg backend after a destroy.
+
+Each run works in ``<run root>/<run id>/``, which is removed when the run ends (its log is in the
+database); with a ``retention`` it is kept that many seconds for debugging and removed by a later run
+(so are the directories a killed worker left, once older than a run's timeout).
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +41,8 @@ class TerraformSetup:
     runner: TerraformRunner
     run_root: Path
     timeout: float = 1800.0
+    retention: float = 0.0
+    """Seconds a finished run's directory is kept (0: removed at once)."""
 
 
 @dataclass
@@ -51,33 +60,55 @@ def _plan_record(summary: PlanSummary) -> dict[str, Any]:
             "replace": list(summary.replace), "delete": list(summary.delete)}
 
 
-def _driver(setup: TerraformSetup, run_root: Path) -> TerraformDriver:
-    return TerraformDriver(runner=setup.runner, run_root=run_root)
+@contextlib.contextmanager
+def _driver(setup: TerraformSetup, run: RunRecorder) -> Iterator[TerraformDriver]:
+    """A driver whose run directories go to ``<run root>/<run id>``, removed afterwards (or kept for the
+    retention, then swept). Directories older than the longest a run can last (a killed worker's) go too."""
+    sweep_run_dirs(setup.run_root, max(setup.retention, setup.timeout + 60))
+    run_root = setup.run_root / str(run.id)
+    keep = setup.retention > 0
+    try:
+        yield TerraformDriver(runner=setup.runner, run_root=run_root, keep_run_dirs=keep)
+    finally:
+        if not keep:
+            shutil.rmtree(run_root, ignore_errors=True)
+
+
+def sweep_run_dirs(run_root: Path, retention: float) -> int:
+    """Remove the run directories under ``run_root`` last changed more than ``retention`` seconds ago."""
+    if not run_root.is_dir():
+        return 0
+    removed, cutoff = 0, time.time() - retention
+    for path in run_root.iterdir():
+        with contextlib.suppress(OSError):
+            if path.is_dir() and path.stat().st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+    return removed
 
 
 def converge(setup: TerraformSetup, guest: GuestModule, workspace: str, creds: ProxmoxCredentials,
              run: RunRecorder, *, adopt: bool = False, cancel: threading.Event | None = None) -> Outcome:
     """init → plan (recorded in the run) → apply that plan when it changes anything (or adopts) → outputs."""
     timings: dict[str, float] = {}
-    run_root = setup.run_root / str(run.id)
-    result = _driver(setup, run_root).converge(
-        guest, workspace, creds, adopt=adopt, on_event=run.event, timings=timings,
-        control=ProcessControl(timeout=setup.timeout, cancel=cancel),
-        on_plan=lambda summary: run.set_summary(plan=_plan_record(summary), adopt=adopt, timings=timings))
-    _remove_empty(run_root)
+    with _driver(setup, run) as driver:
+        result = driver.converge(
+            guest, workspace, creds, adopt=adopt, on_event=run.event, timings=timings,
+            control=ProcessControl(timeout=setup.timeout, cancel=cancel),
+            on_plan=lambda summary: run.set_summary(plan=_plan_record(summary), adopt=adopt, timings=timings))
     return Outcome(plan=_plan_record(result.plan), outputs=result.outputs, applied=result.applied, timings=timings)
 
 
-def destroy(setup: TerraformSetup, guest: GuestModule, workspace: str, creds: ProxmoxCredentials,
-            run: RunRecorder, *, cancel: threading.Event | None = None) -> Outcome:
-    """init → plan a destroy (recorded) → apply it; nothing in the workspace is a no-op."""
+def destroy(setup: TerraformSetup, workspace: str, creds: ProxmoxCredentials, run: RunRecorder, *,
+            cancel: threading.Event | None = None) -> Outcome:
+    """init → plan a destroy of what the workspace's state holds (recorded) → apply it; needs no spec, so
+    a spec that cannot plan does not block a delete; nothing in the workspace is a no-op."""
     timings: dict[str, float] = {}
-    run_root = setup.run_root / str(run.id)
-    result = _driver(setup, run_root).destroy(
-        guest, workspace, creds, on_event=run.event, timings=timings,
-        control=ProcessControl(timeout=setup.timeout, cancel=cancel),
-        on_plan=lambda summary: run.set_summary(plan=_plan_record(summary), timings=timings))
-    _remove_empty(run_root)
+    with _driver(setup, run) as driver:
+        result = driver.destroy(
+            workspace, creds, on_event=run.event, timings=timings,
+            control=ProcessControl(timeout=setup.timeout, cancel=cancel),
+            on_plan=lambda summary: run.set_summary(plan=_plan_record(summary), timings=timings))
     return Outcome(plan=_plan_record(result.plan), outputs={}, applied=result.applied, timings=timings)
 
 
@@ -92,8 +123,3 @@ def drop_workspace(setup: TerraformSetup, workspace: str) -> None:
     except psycopg.Error as exc:
         raise TemporaryError(f"could not drop workspace {workspace}: {type(exc).__name__}",
                              component="postgresql") from exc
-
-
-def _remove_empty(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.rmdir()

@@ -33,7 +33,7 @@ class Unique:
 UNIQUE: dict[str, Unique] = {
     "tenants_name_key": Unique("name", "name"),
     "projects_tenant_id_name_key": Unique("name", "name", "already exists in this tenant"),
-    "users_email_key": Unique("email", "email"),
+    "users_email_key": Unique("email", "", "the address cannot be used for this account; choose another"),
     "memberships_user_id_project_id_key": Unique("user_id", "", "the user is already a member of this project"),
     "clusters_name_key": Unique("name", "name"),
     "nodes_cluster_id_name_key": Unique("name", "name", "already exists in this cluster"),

@@ -2,7 +2,8 @@
 
 Each write bumps ``generation`` (when the spec changes) and ``resource_version`` (always); ``status`` and
 conditions belong to the reconciler. Deletion only marks the row: the reconciler destroys the guest and
-then removes the row (finalizer).
+then removes the row (finalizer). Abandoning (admins) forgets the object at once and leaves its guest
+in Proxmox untouched.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def patch(session: Session, kind: Kind, caller: Caller, guest_id: UUID, body: Gu
     row = get(session, kind, caller, guest_id, lock=True)
     _require_guest_write(session, caller, row)
     _check_if_match(row, if_match)
-    merged = {**row.spec, **(body.spec or {})}
+    merged = {**row.spec, **body.spec_fields()}
     try:
         spec = Spec.model_validate(merged)
     except ValidationError as exc:
@@ -191,6 +192,22 @@ def delete(session: Session, kind: Kind, caller: Caller, guest_id: UUID, if_matc
         )
         _audit(session, caller, kind, "delete", row)
     return get(session, kind, caller, guest_id)
+
+
+def abandon(session: Session, kind: Kind, caller: Caller, guest_id: UUID, if_match: int | None) -> sa.Row:
+    """Forget the guest (admins only): its row goes now, with no destroy; the Proxmox guest (``status.vmid``
+    on ``status.node``) is left as it is, and its pending actions fail. Returns the row as it was."""
+    authz.require_admin(caller, "abandon guests")
+    row = get(session, kind, caller, guest_id, lock=True)
+    _check_if_match(row, if_match)
+    a = t.guest_actions
+    session.execute(sa.update(a).where(a.c.target_id == row.id, a.c.state == "pending")
+                    .values(state="failed", handled_at=sa.func.now()))
+    session.execute(sa.delete(kind.table).where(kind.table.c.id == row.id))
+    status = row.status or {}
+    _audit(session, caller, kind, "abandon", row, vmid=status.get("vmid"), node=status.get("node"),
+           cluster_id=str(row.cluster_id) if row.cluster_id else None)
+    return row
 
 
 def act(session: Session, kind: Kind, caller: Caller, guest_id: UUID, action: str) -> sa.Row:

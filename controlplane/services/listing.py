@@ -38,17 +38,56 @@ def _encode(sort: str, value: Any, ident: Any) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, sort: str) -> tuple[Any, str]:
+BIGINT = 2**63 - 1
+BAD_CURSOR = "invalid cursor (or the sort changed since it was issued)"
+
+
+def _decode(cursor: str, sort: str) -> tuple[Any, Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        cursor_sort, value, ident = json.loads(raw)
+        decoded = json.loads(raw)
+        if not isinstance(decoded, list) or len(decoded) != 3:
+            raise ValueError("not a cursor")
+        cursor_sort, value, ident = decoded
         if cursor_sort != sort:
             raise ValueError("sort changed")
         if isinstance(value, dict):
             value = datetime.fromisoformat(value["dt"])
-        return value, str(ident)
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-        raise InvalidInput("invalid cursor (or the sort changed since it was issued)", field="cursor") from exc
+        return value, ident
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidInput(BAD_CURSOR, field="cursor") from exc
+
+
+def _python_type(column: sa.ColumnElement) -> type | None:
+    try:
+        return column.type.python_type  # type: ignore[no-any-return]
+    except NotImplementedError:
+        return None
+
+
+def _typed(value: Any, column: sa.ColumnElement) -> Any:
+    """``value`` as the column's type, or InvalidInput: a forged cursor never reaches the SQL."""
+    expected = _python_type(column)
+    if value is None:
+        return None
+    if expected is int:
+        if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+            value = int(value)  # ids are issued as strings
+        ok = isinstance(value, int) and not isinstance(value, bool) and -BIGINT <= value <= BIGINT
+    elif expected is UUID:
+        try:
+            return UUID(value) if isinstance(value, str) else None
+        except ValueError as exc:
+            raise InvalidInput(BAD_CURSOR, field="cursor") from exc
+    elif expected is datetime:
+        ok = isinstance(value, datetime)
+    elif expected is str:
+        ok = isinstance(value, str) and "\x00" not in value
+    else:
+        ok = isinstance(value, str | int | float) and not isinstance(value, bool)
+    if not ok:
+        raise InvalidInput(BAD_CURSOR, field="cursor")
+    return value
 
 
 def paginate(
@@ -74,15 +113,14 @@ def paginate(
         pattern = "%" + params.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
         stmt = stmt.where(sa.or_(*[col.ilike(pattern, escape="\\") for col in search]))
     if params.cursor:
-        value, ident = _decode(params.cursor, sort)
-        try:
-            ident_value: Any = int(ident) if isinstance(id_column.type, sa.BigInteger | sa.Integer) else UUID(ident)
-            if descending:
-                stmt = stmt.where(sa.or_(column < value, sa.and_(column == value, id_column < ident_value)))
-            else:
-                stmt = stmt.where(sa.or_(column > value, sa.and_(column == value, id_column > ident_value)))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput("invalid cursor", field="cursor") from exc
+        raw_value, raw_ident = _decode(params.cursor, sort)
+        value, ident = _typed(raw_value, column), _typed(raw_ident, id_column)
+        if ident is None:
+            raise InvalidInput(BAD_CURSOR, field="cursor")
+        if descending:
+            stmt = stmt.where(sa.or_(column < value, sa.and_(column == value, id_column < ident)))
+        else:
+            stmt = stmt.where(sa.or_(column > value, sa.and_(column == value, id_column > ident)))
     order = [column.desc(), id_column.desc()] if descending else [column.asc(), id_column.asc()]
     stmt = stmt.add_columns(column.label("_sort_value"), id_column.label("_sort_id")).order_by(*order)
     rows = list(session.execute(stmt.limit(params.limit + 1)).all())

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api-keys", tags=["api-keys"])
 K = t.api_keys
 
 
-@router.get("", response_model=Page[ApiKeyPublic])
+@router.get("", response_model=Page[ApiKeyPublic], operation_id="listApiKeys")
 def list_keys(
     db: DbDep, params: Annotated[ListParams, Depends(list_params)],
     user_id: Annotated[list[UUID] | None, Query()] = None,
@@ -43,7 +43,7 @@ def list_keys(
     return Page(items=[ApiKeyPublic.model_validate(r, from_attributes=True) for r in rows], next_cursor=cursor)
 
 
-@router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED, operation_id="createApiKey")
 def create_key(body: ApiKeyCreate, db: DbDep, response: Response) -> ApiKeyCreated:
     """A new key for the caller; the response carries the key, which is never shown again."""
     response.headers["Cache-Control"] = "no-store"
@@ -52,7 +52,7 @@ def create_key(body: ApiKeyCreate, db: DbDep, response: Response) -> ApiKeyCreat
                          key=key)
 
 
-@router.delete("/{key_id}", response_model=ApiKeyPublic, responses=PRECONDITION)
+@router.delete("/{key_id}", response_model=ApiKeyPublic, operation_id="revokeApiKey", responses=PRECONDITION)
 def revoke_key(key_id: UUID, db: DbDep, response: Response, expected: ExpectedVersion) -> ApiKeyPublic:
     """Revoke a key (it stops working at once; If-Match: only while unchanged, as listed)."""
     row = db.write("api_key.revoke", lambda s: api_keys.revoke(s, db.caller, key_id, expected),

@@ -18,8 +18,6 @@ from controlplane.services import auth, resets
 from controlplane.services.dberrors import translated
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-# where the reset mail sends the user (path under ``public_url``); the API endpoint until a page exists
-RESET_LINK_PATH = "/reset"  # the portal's page that asks for the new password
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -28,7 +26,7 @@ def no_store(response: Response) -> None:
     response.headers.update(NO_STORE)
 
 
-@router.post("/login", response_model=TokenPair, responses={401: {}, 429: {}})
+@router.post("/login", response_model=TokenPair, operation_id="login", responses={401: {}, 429: {}})
 def login(body: LoginRequest, request: Request, rt: RuntimeDep, response: Response) -> TokenPair:
     """Email and password → an access token and a refresh token (failures slow that client down)."""
     no_store(response)
@@ -39,7 +37,7 @@ def login(body: LoginRequest, request: Request, rt: RuntimeDep, response: Respon
                      expires_in=tokens.expires_in)
 
 
-@router.post("/refresh", response_model=TokenPair, responses={401: {}})
+@router.post("/refresh", response_model=TokenPair, operation_id="refreshToken", responses={401: {}})
 def refresh(body: RefreshRequest, request: Request, rt: RuntimeDep, response: Response) -> TokenPair:
     """Exchange a refresh token for new tokens; reusing an old refresh token revokes the whole login."""
     no_store(response)
@@ -49,7 +47,7 @@ def refresh(body: RefreshRequest, request: Request, rt: RuntimeDep, response: Re
                      expires_in=tokens.expires_in)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {}})
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, operation_id="logout")
 def logout(body: LogoutRequest, db: DbDep) -> Response:
     """End the refresh token's login (or, without one, every login of the caller); its access tokens stop
     working at once."""
@@ -57,7 +55,7 @@ def logout(body: LogoutRequest, db: DbDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me", response_model=Me)
+@router.get("/me", response_model=Me, operation_id="getMe")
 def me(caller: CallerDep) -> Me:
     """Who the credential belongs to."""
     assert caller.user_id is not None
@@ -65,16 +63,18 @@ def me(caller: CallerDep) -> Me:
               email=caller.email, api_key_id=caller.api_key_id, scopes=sorted(caller.scopes))
 
 
-@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, responses={429: {}})
+@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, operation_id="requestPasswordReset",
+             responses={429: {}})
 def password_reset(body: ResetRequest, request: Request, rt: RuntimeDep) -> dict[str, str]:
     """Email a single-use reset token if the account exists (the answer is the same either way)."""
     with translated():
         resets.request_reset(rt.deps.app_engine, rt.mailer, rt.limiter, rt.policy, request_meta(request),
-                                     body.email, rt.deps.settings.public_url.rstrip("/") + RESET_LINK_PATH)
+                                     body.email, rt.deps.settings.public_url)
     return {"detail": "if the account exists, a reset token has been sent to its email address"}
 
 
-@router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT, responses={401: {}})
+@router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT, operation_id="confirmPasswordReset",
+             responses={401: {}})
 def password_reset_confirm(body: ResetConfirm, request: Request, rt: RuntimeDep) -> Response:
     """Set a new password with the newest emailed token (once, before it expires). Every session of the
     account ends; ``revoke_api_keys`` (default true) revokes its API keys too."""
@@ -84,9 +84,9 @@ def password_reset_confirm(body: ResetConfirm, request: Request, rt: RuntimeDep)
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
 
 
-@router.get("/password-reset/confirm")
+@router.get("/password-reset/confirm", operation_id="describePasswordReset")
 def password_reset_confirm_help(response: Response) -> dict[str, object]:
-    """Where the reset mail's link lands: how to set the new password with the token."""
+    """How to set the new password with the mailed token (the mail names this URL for scripts)."""
     no_store(response)
     return {
         "detail": "POST the token from the mail and a new password to this URL",

@@ -19,6 +19,7 @@ from controlplane.services.listing import ListParams, paginate
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
 C = t.clusters
+VAULT: dict[int | str, dict[str, Any]] = {502: {"description": "Vault failed to store or delete the token secret"}}
 
 
 def public(row: Any, nodes: list[Any], caller: Caller) -> ClusterPublic:
@@ -32,7 +33,7 @@ def public(row: Any, nodes: list[Any], caller: Caller) -> ClusterPublic:
     )
 
 
-@router.get("", response_model=Page[ClusterPublic])
+@router.get("", response_model=Page[ClusterPublic], operation_id="listClusters")
 def list_clusters(db: DbDep, params: Annotated[ListParams, Depends(list_params)]) -> Page[ClusterPublic]:
     """Registered clusters with their nodes."""
 
@@ -45,7 +46,8 @@ def list_clusters(db: DbDep, params: Annotated[ListParams, Depends(list_params)]
     return db.read(run)
 
 
-@router.post("", response_model=ClusterPublic, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=ClusterPublic, status_code=status.HTTP_201_CREATED, operation_id="registerCluster",
+             responses=VAULT)
 def register_cluster(body: ClusterCreate, db: DbDep, rt: RuntimeDep, response: Response) -> ClusterPublic:
     """Test the connection, store the token secret in Vault, record nodes and storages (admins)."""
 
@@ -56,7 +58,7 @@ def register_cluster(body: ClusterCreate, db: DbDep, rt: RuntimeDep, response: R
     return tagged(response, db.write("cluster.register", run, target_kind="Cluster"))
 
 
-@router.get("/{cluster_id}", response_model=ClusterPublic)
+@router.get("/{cluster_id}", response_model=ClusterPublic, operation_id="getCluster")
 def get_cluster(cluster_id: UUID, db: DbDep, response: Response) -> ClusterPublic:
     """One cluster with its nodes (and its version as the ETag)."""
 
@@ -67,7 +69,8 @@ def get_cluster(cluster_id: UUID, db: DbDep, response: Response) -> ClusterPubli
     return tagged(response, db.read(run))
 
 
-@router.delete("/{cluster_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PRECONDITION)
+@router.delete("/{cluster_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="removeCluster",
+                responses={**PRECONDITION, **VAULT})
 def remove_cluster(cluster_id: UUID, db: DbDep, rt: RuntimeDep, expected: ExpectedVersion) -> Response:
     """Forget a cluster no guest uses, and its secret (admins; If-Match: only while unchanged)."""
     db.write("cluster.remove", lambda s: clusters.remove(s, db.caller, cluster_id, rt.deps.vault, expected),

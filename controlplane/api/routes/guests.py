@@ -83,8 +83,9 @@ def guest_router(kind: Kind, prefix: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=[prefix.strip("/")])
     g = kind.table
     noun = kind.audit_prefix
+    title = noun.capitalize()
 
-    @router.get("", response_model=Page[GuestPublic], name=f"list_{noun}s")
+    @router.get("", response_model=Page[GuestPublic], name=f"list_{noun}s", operation_id=f"list{title}s")
     def list_guests(
         db: DbDep, params: Annotated[ListParams, Depends(list_params)],
         project_id: Annotated[list[UUID] | None, Query()] = None,
@@ -108,24 +109,24 @@ def guest_router(kind: Kind, prefix: str) -> APIRouter:
         return Page(items=[public(kind, r) for r in rows], next_cursor=cursor)
 
     @router.post("", response_model=GuestPublic, status_code=status.HTTP_201_CREATED, name=f"create_{noun}",
-                 responses={409: {"description": "name taken or quota exceeded"}})
+                 operation_id=f"create{title}", responses={409: {"description": "name taken or quota exceeded"}})
     def create_guest(body: GuestDocument, db: DbDep, response: Response) -> GuestPublic:
         row = db.write(f"{noun}.create", lambda s: guests.create(s, kind, db.caller, body), target_kind=kind.name)
         response.headers["Location"] = f"/api/v1{prefix}/{row.id}"
         return public(kind, tagged(response, row))
 
-    @router.get("/{guest_id}", response_model=GuestPublic, name=f"get_{noun}")
+    @router.get("/{guest_id}", response_model=GuestPublic, name=f"get_{noun}", operation_id=f"get{title}")
     def get_guest(guest_id: UUID, db: DbDep, response: Response) -> GuestPublic:
         return public(kind, tagged(response, db.read(lambda s: guests.get(s, kind, db.caller, guest_id))))
 
-    @router.put("/{guest_id}", response_model=GuestPublic, name=f"replace_{noun}", responses={412: {}})
+    @router.put("/{guest_id}", response_model=GuestPublic, name=f"replace_{noun}", operation_id=f"replace{title}")
     def replace_guest(guest_id: UUID, body: GuestDocument, db: DbDep, response: Response,
                       expected: ExpectedVersion) -> GuestPublic:
         row = db.write(f"{noun}.update", lambda s: guests.replace(s, kind, db.caller, guest_id, body, expected),
                        target_kind=kind.name, target=guest_id)
         return public(kind, tagged(response, row))
 
-    @router.patch("/{guest_id}", response_model=GuestPublic, name=f"patch_{noun}", responses={412: {}})
+    @router.patch("/{guest_id}", response_model=GuestPublic, name=f"patch_{noun}", operation_id=f"patch{title}")
     def patch_guest(guest_id: UUID, body: GuestPatch, db: DbDep, response: Response,
                     expected: ExpectedVersion) -> GuestPublic:
         row = db.write(f"{noun}.update", lambda s: guests.patch(s, kind, db.caller, guest_id, body, expected),
@@ -133,20 +134,28 @@ def guest_router(kind: Kind, prefix: str) -> APIRouter:
         return public(kind, tagged(response, row))
 
     @router.delete("/{guest_id}", response_model=GuestPublic, status_code=status.HTTP_202_ACCEPTED,
-                   name=f"delete_{noun}", responses={412: {}})
+                   name=f"delete_{noun}", operation_id=f"delete{title}")
     def delete_guest(guest_id: UUID, db: DbDep, response: Response, expected: ExpectedVersion) -> GuestPublic:
         row = db.write(f"{noun}.delete", lambda s: guests.delete(s, kind, db.caller, guest_id, expected),
                        target_kind=kind.name, target=guest_id)
         return public(kind, tagged(response, row))
 
+    @router.post("/{guest_id}/abandon", response_model=GuestPublic, name=f"abandon_{noun}",
+                 operation_id=f"abandon{title}", responses={403: {"description": "admins only"}, 412: {}})
+    def abandon_guest(guest_id: UUID, db: DbDep, expected: ExpectedVersion) -> GuestPublic:
+        """Forget the guest without destroying it (admins): the row goes at once, the Proxmox guest stays."""
+        row = db.write(f"{noun}.abandon", lambda s: guests.abandon(s, kind, db.caller, guest_id, expected),
+                       target_kind=kind.name, target=guest_id)
+        return public(kind, row)
+
     @router.post("/{guest_id}/actions/{action}", response_model=ActionPublic,
-                 status_code=status.HTTP_202_ACCEPTED, name=f"act_{noun}")
+                 status_code=status.HTTP_202_ACCEPTED, name=f"act_{noun}", operation_id=f"{noun}Action")
     def act(guest_id: UUID, action: Action, db: DbDep) -> ActionPublic:
         row = db.write(f"{noun}.{action}", lambda s: guests.act(s, kind, db.caller, guest_id, action),
                        target_kind=kind.name, target=guest_id)
         return ActionPublic.model_validate(row, from_attributes=True)
 
-    @router.post("/{guest_id}/assign", response_model=GuestPublic, name=f"assign_{noun}")
+    @router.post("/{guest_id}/assign", response_model=GuestPublic, name=f"assign_{noun}", operation_id=f"assign{title}")
     def assign(guest_id: UUID, body: AssignBody, db: DbDep, response: Response) -> GuestPublic:
         row = db.write(f"{noun}.assign", lambda s: guests.assign(s, kind, db.caller, guest_id, body.user_id),
                        target_kind=kind.name, target=guest_id)

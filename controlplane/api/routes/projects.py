@@ -35,7 +35,7 @@ def _public(row: object) -> ProjectPublic:
     )
 
 
-@router.get("", response_model=Page[ProjectPublic])
+@router.get("", response_model=Page[ProjectPublic], operation_id="listProjects")
 def list_projects(
     db: DbDep, params: Annotated[ListParams, Depends(list_params)],
     tenant_id: Annotated[list[UUID] | None, Query()] = None,
@@ -57,20 +57,20 @@ def list_projects(
     return Page(items=[_public(r) for r in rows], next_cursor=cursor)
 
 
-@router.post("", response_model=ProjectPublic, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=ProjectPublic, status_code=status.HTTP_201_CREATED, operation_id="createProject")
 def create_project(body: ProjectCreate, db: DbDep, response: Response) -> ProjectPublic:
     """A new project (managers of the tenant, admins)."""
     row = db.write("project.create", lambda s: projects.create(s, db.caller, body), target_kind="Project")
     return _public(tagged(response, row))
 
 
-@router.get("/{project_id}", response_model=ProjectPublic)
+@router.get("/{project_id}", response_model=ProjectPublic, operation_id="getProject")
 def get_project(project_id: UUID, db: DbDep, response: Response) -> ProjectPublic:
     """One project (with its version as the ETag)."""
     return _public(tagged(response, db.read(lambda s: projects.get(s, db.caller, project_id))))
 
 
-@router.get("/{project_id}/usage", response_model=Usage)
+@router.get("/{project_id}/usage", response_model=Usage, operation_id="getProjectUsage")
 def get_usage(project_id: UUID, db: DbDep) -> Usage:
     """What the project's guests take up (compare with its quota)."""
 
@@ -81,7 +81,7 @@ def get_usage(project_id: UUID, db: DbDep) -> Usage:
     return db.read(run)
 
 
-@router.patch("/{project_id}", response_model=ProjectPublic, responses=PRECONDITION)
+@router.patch("/{project_id}", response_model=ProjectPublic, operation_id="updateProject", responses=PRECONDITION)
 def update_project(project_id: UUID, body: ProjectUpdate, db: DbDep, response: Response,
                    expected: ExpectedVersion) -> ProjectPublic:
     """Change description or quota (If-Match: only while unchanged)."""
@@ -90,7 +90,8 @@ def update_project(project_id: UUID, body: ProjectUpdate, db: DbDep, response: R
     return _public(tagged(response, row))
 
 
-@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PRECONDITION)
+@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteProject",
+                responses=PRECONDITION)
 def delete_project(project_id: UUID, db: DbDep, expected: ExpectedVersion) -> Response:
     """Delete a project without guests (If-Match: only while unchanged)."""
     db.write("project.delete", lambda s: projects.delete(s, db.caller, project_id, expected),
@@ -98,14 +99,15 @@ def delete_project(project_id: UUID, db: DbDep, expected: ExpectedVersion) -> Re
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{project_id}/members", response_model=list[MembershipPublic])
+@router.get("/{project_id}/members", response_model=list[MembershipPublic], operation_id="listProjectMembers")
 def list_members(project_id: UUID, db: DbDep) -> list[MembershipPublic]:
     """The project's members."""
     rows = db.read(lambda s: projects.list_members(s, db.caller, project_id))
     return [MembershipPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
-@router.post("/{project_id}/members", response_model=MembershipPublic, status_code=status.HTTP_201_CREATED)
+@router.post("/{project_id}/members", response_model=MembershipPublic, status_code=status.HTTP_201_CREATED,
+             operation_id="addProjectMember")
 def add_member(project_id: UUID, body: MembershipCreate, db: DbDep) -> MembershipPublic:
     """Make a user of the tenant a member."""
     row = db.write("project.member_add", lambda s: projects.add_member(s, db.caller, project_id, body),
@@ -113,7 +115,8 @@ def add_member(project_id: UUID, body: MembershipCreate, db: DbDep) -> Membershi
     return MembershipPublic.model_validate(row, from_attributes=True)
 
 
-@router.delete("/{project_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{project_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT,
+                operation_id="removeProjectMember")
 def remove_member(project_id: UUID, user_id: UUID, db: DbDep) -> Response:
     """End a membership."""
     db.write("project.member_remove", lambda s: projects.remove_member(s, db.caller, project_id, user_id),

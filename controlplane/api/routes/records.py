@@ -16,12 +16,12 @@ from controlplane.models.records import AuditEventPublic, RunLogLine, RunPublic
 from controlplane.services import audit, runs
 from controlplane.services.listing import ListParams, paginate
 
-router = APIRouter(tags=["runs", "audit"])
+router = APIRouter()
 R = t.runs
 A = t.audit_events
 
 
-@router.get("/runs", response_model=Page[RunPublic])
+@router.get("/runs", response_model=Page[RunPublic], operation_id="listRuns", tags=["runs"])
 def list_runs(
     db: DbDep, params: Annotated[ListParams, Depends(list_params)],
     target_id: Annotated[list[UUID] | None, Query()] = None,
@@ -46,13 +46,13 @@ def list_runs(
     return Page(items=[RunPublic.model_validate(r, from_attributes=True) for r in rows], next_cursor=cursor)
 
 
-@router.get("/runs/{run_id}", response_model=RunPublic)
+@router.get("/runs/{run_id}", response_model=RunPublic, operation_id="getRun", tags=["runs"])
 def get_run(run_id: UUID, db: DbDep) -> RunPublic:
     """One run."""
     return RunPublic.model_validate(db.read(lambda s: runs.get(s, db.caller, run_id)), from_attributes=True)
 
 
-@router.get("/runs/{run_id}/log", response_model=list[RunLogLine])
+@router.get("/runs/{run_id}/log", response_model=list[RunLogLine], operation_id="getRunLog", tags=["runs"])
 def get_run_log(
     run_id: UUID, db: DbDep, after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
@@ -62,7 +62,7 @@ def get_run_log(
     return [RunLogLine.model_validate(r, from_attributes=True) for r in rows]
 
 
-@router.get("/audit", response_model=Page[AuditEventPublic])
+@router.get("/audit", response_model=Page[AuditEventPublic], operation_id="searchAudit", tags=["audit"])
 def search_audit(
     db: DbDep, params: Annotated[ListParams, Depends(list_params)],
     actor: Annotated[list[str] | None, Query()] = None,

@@ -24,7 +24,7 @@ def _public(row: object) -> TenantPublic:
     return TenantPublic.model_validate(row, from_attributes=True)
 
 
-@router.get("", response_model=Page[TenantPublic])
+@router.get("", response_model=Page[TenantPublic], operation_id="listTenants")
 def list_tenants(db: DbDep, params: Annotated[ListParams, Depends(list_params)]) -> Page[TenantPublic]:
     """Tenants the caller may see."""
     rows, cursor = db.read(lambda s: paginate(
@@ -34,20 +34,20 @@ def list_tenants(db: DbDep, params: Annotated[ListParams, Depends(list_params)])
     return Page(items=[_public(r) for r in rows], next_cursor=cursor)
 
 
-@router.post("", response_model=TenantPublic, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=TenantPublic, status_code=status.HTTP_201_CREATED, operation_id="createTenant")
 def create_tenant(body: TenantCreate, db: DbDep, response: Response) -> TenantPublic:
     """A new tenant (admins)."""
     row = db.write("tenant.create", lambda s: tenants.create(s, db.caller, body), target_kind="Tenant")
     return _public(tagged(response, row))
 
 
-@router.get("/{tenant_id}", response_model=TenantPublic)
+@router.get("/{tenant_id}", response_model=TenantPublic, operation_id="getTenant")
 def get_tenant(tenant_id: UUID, db: DbDep, response: Response) -> TenantPublic:
     """One tenant (with its version as the ETag)."""
     return _public(tagged(response, db.read(lambda s: tenants.get(s, db.caller, tenant_id))))
 
 
-@router.patch("/{tenant_id}", response_model=TenantPublic, responses=PRECONDITION)
+@router.patch("/{tenant_id}", response_model=TenantPublic, operation_id="updateTenant", responses=PRECONDITION)
 def update_tenant(tenant_id: UUID, body: TenantUpdate, db: DbDep, response: Response,
                   expected: ExpectedVersion) -> TenantPublic:
     """Change a tenant's display name (If-Match: only while unchanged)."""
@@ -56,7 +56,8 @@ def update_tenant(tenant_id: UUID, body: TenantUpdate, db: DbDep, response: Resp
     return _public(tagged(response, row))
 
 
-@router.delete("/{tenant_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PRECONDITION)
+@router.delete("/{tenant_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteTenant",
+                responses=PRECONDITION)
 def delete_tenant(tenant_id: UUID, db: DbDep, expected: ExpectedVersion) -> Response:
     """Delete a tenant without guests (admins; If-Match: only while unchanged)."""
     db.write("tenant.delete", lambda s: tenants.delete(s, db.caller, tenant_id, expected), target_kind="Tenant",

@@ -24,7 +24,7 @@ def _public(row: object) -> UserPublic:
     return UserPublic.model_validate(row, from_attributes=True)
 
 
-@router.get("", response_model=Page[UserPublic])
+@router.get("", response_model=Page[UserPublic], operation_id="listUsers")
 def list_users(
     db: DbDep, params: Annotated[ListParams, Depends(list_params)],
     tenant_id: Annotated[list[UUID] | None, Query()] = None,
@@ -49,20 +49,20 @@ def list_users(
     return Page(items=[_public(r) for r in rows], next_cursor=cursor)
 
 
-@router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED, operation_id="createUser")
 def create_user(body: UserCreate, db: DbDep, response: Response) -> UserPublic:
     """A new user (no sign-up: admins, and managers within their tenant)."""
     return _public(tagged(response, db.write("user.create", lambda s: users.create(s, db.caller, body),
                                              target_kind="User")))
 
 
-@router.get("/{user_id}", response_model=UserPublic)
+@router.get("/{user_id}", response_model=UserPublic, operation_id="getUser")
 def get_user(user_id: UUID, db: DbDep, response: Response) -> UserPublic:
     """One user (with its version as the ETag)."""
     return _public(tagged(response, db.read(lambda s: users.get(s, db.caller, user_id))))
 
 
-@router.patch("/{user_id}", response_model=UserPublic, responses=PRECONDITION)
+@router.patch("/{user_id}", response_model=UserPublic, operation_id="updateUser", responses=PRECONDITION)
 def update_user(user_id: UUID, body: UserUpdate, db: DbDep, response: Response,
                 expected: ExpectedVersion) -> UserPublic:
     """Change role, activity or password (If-Match: only while unchanged)."""
@@ -71,7 +71,7 @@ def update_user(user_id: UUID, body: UserUpdate, db: DbDep, response: Response,
     return _public(tagged(response, row))
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PRECONDITION)
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteUser", responses=PRECONDITION)
 def delete_user(user_id: UUID, db: DbDep, expected: ExpectedVersion) -> Response:
     """Remove a user (If-Match: only while unchanged)."""
     db.write("user.delete", lambda s: users.delete(s, db.caller, user_id, expected), target_kind="User",

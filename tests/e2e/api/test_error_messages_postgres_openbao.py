@@ -1,6 +1,7 @@
 """Errors the database raises, as an API client reads them: the field and the value, never a constraint name.
 
-Duplicate names, e-mails and memberships (409 naming the field, the value and where it is taken), a tenant
+Duplicate names and memberships (409 naming the field, the value and where it is taken; a taken e-mail
+address names the field only, the same answer for every tenant), a tenant
 deleted while its guests exist (409 saying what still uses it), and a reference to a missing object stored
 behind the services' backs (422 naming the field). Real PostgreSQL (with Row-Level Security) and OpenBao.
 """
@@ -18,6 +19,7 @@ from controlplane.db.engine import RequestContext, session_scope
 from controlplane.errors import InvalidInput
 from controlplane.models import tables as t
 from controlplane.services.dberrors import translated
+from controlplane.services.users import EMAIL_TAKEN
 from tests.fixtures.api import PASSWORD, World
 
 DATABASE_WORDS = re.compile(r"_(key|fkey|pkey|check|idx)\b|constraint|virtual_machines|tenant_id", re.IGNORECASE)
@@ -47,7 +49,7 @@ def test_duplicates_name_the_field_and_value(world: World) -> None:
               'name: "shop" already exists in this tenant', "name")
     _conflict(admin.post("/api/v1/users", json={"email": "Member@acme.test", "password": PASSWORD, "role": "user",
                                                 "tenant": "acme"}),
-              'email: "member@acme.test" already exists', "email")
+              EMAIL_TAKEN, "email")
     _conflict(world.acme.manager.post(f"/api/v1/projects/{world.acme.project_id}/members",
                                       json={"user_id": str(world.acme.member_id)}),
               "user_id: the user is already a member of this project", "user_id")

@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from proxmoxer import ProxmoxAPI
 
 from controlplane.db.embedded import DatabaseUrls
 from controlplane.drivers.terraform import (
@@ -26,7 +25,7 @@ from controlplane.drivers.terraform import (
 )
 from controlplane.errors import PermanentError
 from controlplane.pvesim import Simulator
-from tests.fixtures.pvesim import wait_task
+from tests.fixtures.pvesim import proxmox_client, wait_task
 from tests.fixtures.toolchain import Toolchain
 
 TEMPLATE = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
@@ -44,10 +43,7 @@ def credentials(sim: Simulator) -> ProxmoxCredentials:
     return ProxmoxCredentials(endpoint=sim.url, api_token=f"{sim.token_id}={sim.token_secret}", ca_file=sim.ca_file)
 
 
-def proxmox(sim: Simulator) -> Any:
-    """A proxmoxer client, the way the control plane's power actions reach Proxmox."""
-    return ProxmoxAPI("127.0.0.1", port=sim.port, user="root@pam", token_name=sim.token_name,
-                      token_value=sim.token_secret, verify_ssl=sim.ca_file)
+proxmox = proxmox_client
 
 
 def set_power(sim: Simulator, kind: str, node: str, vmid: int, action: str) -> None:
@@ -107,7 +103,7 @@ def test_guest_life_cycle_through_our_module(
     set_power(sim, api, "pve2", 5001, "start")
     assert not driver.plan(bigger, workspace, creds).changed, "a guest started out of band produced a diff"
 
-    gone = driver.destroy(bigger, workspace, creds, on_event=events.append)
+    gone = driver.destroy(workspace, creds, on_event=events.append)
     assert gone.plan.delete == (guest.resource_address,)
     assert 5001 not in [g["vmid"] for g in proxmox(sim).cluster.resources.get(type="vm")]
     assert json.loads(state_rows(database)[workspace])["resources"] == []
@@ -124,9 +120,9 @@ def test_secrets_stay_out_of_run_dir_state_and_events(
     guest = GuestModule("Container", {"node_name": "pve1", "vm_id": 5100, "hostname": "ct-1",
                                       "template_file_id": TEMPLATE})
     events: list[str] = []
-    from controlplane.drivers.terraform_render import root_module, run_directory
+    from controlplane.drivers.terraform_render import root_module, run_directory, variables_file
 
-    with run_directory(root_module(guest), parent=tmp_path) as workdir:
+    with run_directory(root_module(guest), variables_file(guest), parent=tmp_path) as workdir:
         runner.init(workdir, "lxc-5100", on_event=lambda e: events.append(json.dumps(e)))
         runner.plan(workdir, creds.env(), on_event=lambda e: events.append(json.dumps(e)))
         runner.apply(workdir, creds.env(), on_event=lambda e: events.append(json.dumps(e)))

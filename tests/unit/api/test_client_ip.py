@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.api.deps import client_ip
 from controlplane.api.ratelimit import MemoryLimiter, backoff_delay
 from controlplane.config import Settings
+from controlplane.services.caller import client_address as client_ip
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies() -> None:
