@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+SCHEMA ?= ../shared/pve-api/apischema.json
 
-.PHONY: help run test tools system-deps lint clean assets
+.PHONY: help run test test-fast schema-check tools system-deps lint clean collection assets
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,12 +45,21 @@ $(PORTAL_VENDOR)/htmx.min.js: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	mkdir -p $(PORTAL_VENDOR) && cp node_modules/htmx.org/dist/htmx.min.js $(PORTAL_VENDOR)/
 
+collection: $(VENV)/.installed-run ## Build the Ansible collection controlplane.controlplane into build/collection/
+	$(BIN)/python tools/build_collection.py --output-dir build/collection
+
 lint: $(VENV)/.installed-test ## ruff and the import-layer contracts
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
 test: $(VENV)/.installed-test tools system-deps assets lint ## Install everything the tests need and run them all
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed-test system-deps lint ## Unit and quick integration tests only (not the slow ones)
+	$(BIN)/python -m pytest -m "not slow" --durations=20 $(PYTEST_ARGS)
+
+schema-check: $(VENV)/.installed-test ## Maintainers: compare the simulator with the official PVE API schema (SCHEMA=path)
+	$(BIN)/python -m pytest -q tests/maintainer --official-schema=$(SCHEMA)
 
 clean: ## Remove .venv and .tools (keeps .data)
 	rm -rf $(VENV) .tools

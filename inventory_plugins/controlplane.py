@@ -13,6 +13,10 @@ description:
     PostgreSQL of a running C(controlplane up) in C(CONTROLPLANE_DATA_DIR).
   - Every value read from the database is marked unsafe, so a VM name, tag or label is never templated.
   - The inventory file must be named C(controlplane.yml) or end in C(.controlplane.yml).
+  - "Installed as the collection C(controlplane.controlplane) it is C(plugin: controlplane.controlplane.inventory),
+    usable from any directory; from the repository (its C(ansible.cfg)) it is also C(plugin: controlplane)."
+  - Proxmox nodes are hosts too (group C(proxmox_nodes)), so the group C(all) includes them; set O(nodes)
+    to C(false) to leave them out.
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -20,7 +24,7 @@ options:
   plugin:
     description: The name of this plugin; makes the file an inventory of this plugin.
     required: true
-    choices: [controlplane]
+    choices: [controlplane, controlplane.controlplane.inventory]
     type: str
   dsn:
     description:
@@ -49,7 +53,9 @@ options:
     type: str
     default: ''
   nodes:
-    description: Include the Proxmox nodes (group C(proxmox_nodes)).
+    description:
+      - Include the Proxmox nodes as hosts (group C(proxmox_nodes)). They are then members of C(all) as
+        well, so C(ansible all -m ping) reaches the hypervisors too; C(false) leaves them out.
     type: bool
     default: true
   filters:
@@ -63,7 +69,8 @@ options:
 
 EXAMPLES = r"""
 # controlplane.yml
-plugin: controlplane
+plugin: controlplane.controlplane.inventory
+nodes: false        # guests only: `all` is then the guests
 filters:
   power_states: [running]
 keyed_groups:
@@ -94,6 +101,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     """The ``controlplane`` inventory: one read of the database, hosts and groups, then constructed features."""
 
     NAME = "controlplane"
+    COLLECTION_NAME = "controlplane.controlplane.inventory"
+
+    def _read_config_data(self, path):  # type: ignore[no-untyped-def]
+        """Accept both names of this one file: ``controlplane`` (the repository's ``inventory_plugins/``) and
+        the collection's ``controlplane.controlplane.inventory``, whichever of the two loaded it."""
+        names = list(getattr(self, "_redirected_names", None) or [self.NAME])
+        self._redirected_names = names + [n for n in (self.NAME, self.COLLECTION_NAME) if n not in names]
+        return super()._read_config_data(path)
 
     def verify_file(self, path: str) -> bool:
         """Accept ``controlplane.yml`` / ``*.controlplane.yml`` (and ``.yaml``) files that exist."""

@@ -3,10 +3,8 @@ and the per-request dependencies: the authenticated caller and its database tran
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -17,8 +15,9 @@ from controlplane.drivers.vault import VaultStore
 from controlplane.errors import PermissionDenied, Unauthenticated
 from controlplane.services import auth, sessions
 from controlplane.services.auth import AuthPolicy, Limiter, Mailer
-from controlplane.services.caller import READ, WRITE, Caller, system_caller
+from controlplane.services.caller import READ, WRITE, Caller, client_address, system_caller
 from controlplane.services.clusters import Prober
+from controlplane.services.dberrors import translated
 from controlplane.services.tokens import TokenIssuer
 from controlplane.services.transactions import Db
 
@@ -26,7 +25,6 @@ ComponentCheck = Callable[[], dict[str, object]]
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # the app decides which peers may tell it the client address (``trusted_proxies``); uvicorn must not
 UVICORN_PROXY_OPTIONS: dict[str, Any] = {"proxy_headers": False, "forwarded_allow_ips": ""}
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass
@@ -62,42 +60,12 @@ def runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=8)
-def _networks(spec: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(entry, strict=False) for entry in spec)
-
-
-def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
-
-
-def client_ip(peer: str, forwarded_for: str, trusted: tuple[str, ...]) -> str:
-    """The client's address: the peer's, unless the peer is a trusted proxy; then the rightmost
-    ``X-Forwarded-For`` entry that is not itself a trusted proxy (entries left of it are the client's word)."""
-    networks = _networks(trusted)
-    if not networks or not _trusted(peer, networks):
-        return peer
-    client = peer
-    for entry in reversed([part.strip() for part in forwarded_for.split(",") if part.strip()]):
-        try:
-            client = str(ipaddress.ip_address(entry))
-        except ValueError:
-            break  # garbage from the client's side: the last good hop stands
-        if not _trusted(client, networks):
-            break
-    return client
-
-
 def request_meta(request: Request) -> Caller:
     """An unauthenticated caller carrying this request's client IP, user agent and request id."""
     peer = request.client.host if request.client else ""
     trusted = tuple(runtime(request).deps.settings.trusted_proxy_list)
     return system_caller(
-        ip=client_ip(peer, request.headers.get("x-forwarded-for", ""), trusted),
+        ip=client_address(peer, request.headers.get("x-forwarded-for", ""), trusted),
         user_agent=request.headers.get("user-agent", "")[:512],
         request_id=getattr(request.state, "request_id", ""),
     )
@@ -112,13 +80,14 @@ def authenticate(request: Request) -> Caller:
     credential = credential.strip()
     rt = runtime(request)
     meta = request_meta(request)
-    if credential.startswith("cp_"):
-        caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method,
-                                           request.url.path)
-    else:
-        caller = sessions.check(rt.deps.app_engine, rt.issuer.decode(credential)).with_request(
-            ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id
-        )
+    with translated():  # the database down is a 503, not a 500
+        if credential.startswith("cp_"):
+            caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method,
+                                               request.url.path)
+        else:
+            caller = sessions.check(rt.deps.app_engine, rt.issuer.decode(credential)).with_request(
+                ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id
+            )
     needed = WRITE if request.method in WRITE_METHODS else READ
     if needed not in caller.scopes:
         raise PermissionDenied(f"the API key lacks the {needed!r} scope")

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from controlplane.models.common import DnsLabel, LongText, ResourceVersion, ShortText, Strict
+from controlplane.models.common import Count, DnsLabel, LongText, ResourceVersion, ShortText, Strict
 
 
 class TenantCreate(Strict):
@@ -37,10 +37,10 @@ class TenantPublic(BaseModel):
 class Quota(Strict):
     """Per-project limits; ``null`` means unlimited."""
 
-    vcpus: int | None = Field(None, ge=0, le=1_000_000)
-    memory_mb: int | None = Field(None, ge=0, le=2**53)
-    disk_gb: int | None = Field(None, ge=0, le=2**53)
-    guests: int | None = Field(None, ge=0, le=1_000_000)
+    vcpus: Count | None = Field(None, ge=0, le=1_000_000)
+    memory_mb: Count | None = Field(None, ge=0, le=2**53)
+    disk_gb: Count | None = Field(None, ge=0, le=2**53)
+    guests: Count | None = Field(None, ge=0, le=1_000_000)
 
 
 class ProjectCreate(Strict):

@@ -31,7 +31,7 @@ from controlplane.services.portal_sessions import SessionPolicy
 router = APIRouter()
 AnonCsrf = Annotated[str, Depends(anonymous_csrf)]
 Checked = Depends(check_anonymous_csrf)
-RESET_PAGE = "/reset"  # the link in the reset mail opens this page
+RESET_PAGE = resets.RESET_LINK_PATH  # the link in the reset mail opens this page
 RESET_SENT = "If the account exists, a reset link is on its way to its email address."
 
 
@@ -87,7 +87,7 @@ def forgot(request: Request, token: AnonCsrf, email: Annotated[str, Form()] = ""
     try:
         with translated():
             resets.request_reset(rt.deps.app_engine, rt.mailer, rt.limiter, rt.policy, meta(request), email,
-                               reset_link_base(rt.deps.settings.public_url))
+                                 rt.deps.settings.public_url)
     except RateLimited as exc:
         return _anon_page(request, token, "forgot.html", 429, error=exc.message, sent="")
     return _anon_page(request, token, "forgot.html", error="", sent=RESET_SENT)
@@ -95,7 +95,7 @@ def forgot(request: Request, token: AnonCsrf, email: Annotated[str, Form()] = ""
 
 def reset_link_base(public_url: str) -> str:
     """Where the reset mail's link points: this portal's reset page."""
-    return public_url.rstrip("/") + RESET_PAGE
+    return resets.reset_link(public_url)
 
 
 @router.get(RESET_PAGE, response_class=HTMLResponse)

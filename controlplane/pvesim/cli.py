@@ -18,7 +18,9 @@ def pvesim_command(
     host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
     http_port: Annotated[int | None, typer.Option(help="Also serve plain HTTP on this port.")] = None,
     nodes: Annotated[int, typer.Option(help="Number of nodes pve1..pveN.")] = 1,
-    guests: Annotated[int, typer.Option(help="Number of seeded guests (qemu and lxc mix).")] = 0,
+    guests: Annotated[int, typer.Option(help=(
+        "Number of seeded guests (qemu and lxc mix); nodes get more memory when their running guests need it, "
+        "so at least 25% stays free."))] = 0,
     seed: Annotated[int, typer.Option(help="Seed for guests, metrics and faults.")] = 1,
     password: Annotated[str | None, typer.Option(help="Password of root@pam (generated if omitted).")] = None,
     token: Annotated[

@@ -3,9 +3,9 @@
 A row of ``work_leases`` is one object that needs a run. :func:`schedule_due` adds a row for every object
 that is due (spec newer than what was observed, deletion requested, a power action pending);
 :func:`claim` takes due, unheld (or expired) rows with ``FOR UPDATE SKIP LOCKED`` so several workers never
-take the same one; the holder renews while the run lasts (:func:`renew`); at the end the row is deleted
-(converged) or given back with ``next_attempt_at`` in the future (retry). An expired lease is taken over
-by whoever claims next. Nothing else coordinates the workers.
+take the same one, and tenants take turns; the holder renews while the run lasts (:func:`renew`); at the
+end the row is deleted (converged) or given back with ``next_attempt_at`` in the future (retry). An expired
+lease is taken over by whoever claims next. Nothing else coordinates the workers.
 """
 
 from __future__ import annotations
@@ -60,23 +60,40 @@ def enqueue(conn: sa.Connection, kind: str, object_id: UUID, tenant_id: UUID | N
 
 
 CLAIM_SQL = """
-WITH due AS (
-  SELECT object_kind, object_id FROM work_leases
-  WHERE object_kind = ANY(:kinds) AND next_attempt_at <= now() AND (holder IS NULL OR expires_at < now())
-  ORDER BY next_attempt_at LIMIT :limit FOR UPDATE SKIP LOCKED
+WITH held AS (
+  SELECT tenant_id, count(*) AS n FROM work_leases
+  WHERE object_kind = ANY(:kinds) AND holder IS NOT NULL AND expires_at >= now() GROUP BY tenant_id
+), ranked AS (
+  SELECT w.object_kind, w.object_id, w.next_attempt_at,
+         coalesce(h.n, 0) + row_number() OVER (PARTITION BY w.tenant_id ORDER BY w.next_attempt_at) AS turn
+  FROM work_leases w LEFT JOIN held h ON h.tenant_id IS NOT DISTINCT FROM w.tenant_id
+  WHERE w.object_kind = ANY(:kinds) AND w.next_attempt_at <= now() AND (w.holder IS NULL OR w.expires_at < now())
+  ORDER BY turn, w.next_attempt_at LIMIT :scan
+), due AS (
+  SELECT l.object_kind, l.object_id FROM work_leases l
+  JOIN ranked r ON r.object_kind = l.object_kind AND r.object_id = l.object_id
+  WHERE l.next_attempt_at <= now() AND (l.holder IS NULL OR l.expires_at < now())
+  ORDER BY r.turn, r.next_attempt_at LIMIT :limit FOR UPDATE OF l SKIP LOCKED
 )
 UPDATE work_leases w SET holder = :holder, acquired_at = now(), expires_at = now() + make_interval(secs => :ttl)
 FROM due WHERE w.object_kind = due.object_kind AND w.object_id = due.object_id
 RETURNING w.object_kind, w.object_id, w.attempts, w.last_error
 """
+"""Fair across tenants: a tenant's due leases take turns ``held + 1, held + 2, ...`` (``held``: the leases
+of the tenant being run right now, by any worker), and the lowest turns are claimed first, the oldest
+due first within a turn. A tenant with a thousand due objects thus gets no more than its share while
+another tenant's one object waits, and a tenant that already has runs in progress waits behind those
+that have none."""
 
 
 def claim(conn: sa.Connection, holder: str, limit: int, ttl: float, kinds: tuple[str, ...] = tuple(KINDS)
           ) -> list[Lease]:
-    """Take up to ``limit`` due leases for ``holder`` for ``ttl`` seconds (skipping rows others hold)."""
+    """Take up to ``limit`` due leases for ``holder`` for ``ttl`` seconds (skipping rows others hold), in
+    the tenants' turns (see ``CLAIM_SQL``)."""
     if limit <= 0:
         return []
-    rows = conn.execute(sa.text(CLAIM_SQL), {"kinds": list(kinds), "limit": limit, "holder": holder, "ttl": ttl})
+    params = {"kinds": list(kinds), "limit": limit, "scan": max(8 * limit, 64), "holder": holder, "ttl": ttl}
+    rows = conn.execute(sa.text(CLAIM_SQL), params)
     return [Lease(r.object_kind, r.object_id, holder, r.attempts, r.last_error) for r in rows]
 
 

@@ -5,11 +5,13 @@ Failures decide what happens next: a TemporaryError gives the lease back with ex
 jitter (Ready=False, reason RetryScheduled, with the error and the attempt); a PermanentError stops
 (Ready=False, reason Failed, ``status.stalled_generation``) until the spec changes; either way the run
 record says why. An unexpected exception is treated as temporary, so nothing is ever silently stuck.
+However a run ends, the object's status, the run record and the lease are written in one transaction.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from controlplane.drivers.terraform import TerraformCancelled
 from controlplane.errors import ControlPlaneError, TemporaryError
@@ -58,37 +60,58 @@ def handle(ctx: RunContext, lease: Lease, backoff: Backoff) -> str:
     except TemporaryError as exc:
         delay = backoff.delay(attempt, at_least=exc.delay)
         cancelled = isinstance(exc, TerraformCancelled) or ctx.cancel.is_set()
-        _record_failure(ctx, obj, "RetryScheduled",
-                        f"{exc.message} (attempt {attempt}; retrying in {delay:.0f}s)", stalled=False)
         run.log(f"temporary failure, retry in {delay:.1f}s: {exc.message}")
-        run.finish("cancelled" if cancelled else "failed", exc.message)
-        with system_tx(ctx.engine) as conn:
-            leases.retry_later(conn, lease, 0.0 if cancelled else delay, exc.message)
-        return "cancelled" if cancelled else "failed"
+        return _close(ctx, obj, run, lease, Outcome(
+            "cancelled" if cancelled else "failed", exc.message,
+            show=f"{exc.message} (attempt {attempt}; retrying in {delay:.0f}s)",
+            retry_in=0.0 if cancelled else delay))
     except ControlPlaneError as exc:
-        _record_failure(ctx, obj, "Failed", f"{exc.message} (fix the spec to retry)", stalled=True)
         run.log(f"permanent failure, not retried until the spec changes: {exc.message}")
-        run.finish("failed", exc.message)
-        with system_tx(ctx.engine) as conn:
-            if obj.deleted_at is not None:  # a delete is always retried, slowly
-                leases.retry_later(conn, lease, backoff.cap, exc.message)
-            else:
-                settle_actions(conn, [i for i, _ in pending_actions(conn, obj.id)], "failed")
-                leases.release(conn, lease)
-        return "failed"
+        deleting = obj.deleted_at is not None  # a delete is always retried, slowly
+        return _close(ctx, obj, run, lease, Outcome(
+            "failed", exc.message, show=f"{exc.message} (fix the spec to retry)", reason="Failed", stalled=True,
+            retry_in=backoff.cap if deleting else None, settle_actions=not deleting))
     except Exception as exc:  # a bug or an unforeseen foreign error: retry, and say so
         log.exception("run of %s %s failed unexpectedly", kind.name, obj.id)
         delay = backoff.delay(attempt)
         message = f"unexpected error: {type(exc).__name__}: {exc}"
-        _record_failure(ctx, obj, "RetryScheduled", f"{message} (retrying in {delay:.0f}s)", stalled=False)
-        run.finish("failed", message)
-        with system_tx(ctx.engine) as conn:
-            leases.retry_later(conn, lease, delay, message)
-        return "failed"
-    run.finish("succeeded")
+        return _close(ctx, obj, run, lease, Outcome("failed", message, show=f"{message} (retrying in {delay:.0f}s)",
+                                                    retry_in=delay))
+    return _close(ctx, obj, run, lease, Outcome("succeeded"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended and what follows: the run's state and error, what the object shows (``show``: the
+    Ready=False message, None for nothing), and the lease given back for a retry in ``retry_in`` seconds
+    (None: released)."""
+
+    state: str
+    error: str | None = None
+    show: str | None = None
+    reason: str = "RetryScheduled"
+    stalled: bool = False
+    retry_in: float | None = None
+    settle_actions: bool = False
+
+
+def _close(ctx: RunContext, obj: ManagedObject, run: RunRecorder, lease: Lease, outcome: Outcome) -> str:
+    """Record the end of a run in one transaction: the object's status, pending actions, the run, the lease."""
     with system_tx(ctx.engine) as conn:
-        leases.release(conn, lease)
-    return "succeeded"
+        if outcome.show is not None:  # the row may be gone already: then the UPDATE touches nothing
+            obj.conditions = set_condition(obj.conditions, READY, False, outcome.reason, outcome.show)
+            if outcome.stalled:
+                obj.status["stalled_generation"] = obj.generation
+            obj.status["last_error"] = outcome.show
+            write_status(conn, obj)
+        if outcome.settle_actions:
+            settle_actions(conn, [i for i, _ in pending_actions(conn, obj.id)], "failed")
+        run.finish(outcome.state, outcome.error, conn=conn)
+        if outcome.retry_in is None:
+            leases.release(conn, lease)
+        else:
+            leases.retry_later(conn, lease, outcome.retry_in, outcome.error or "")
+    return outcome.state
 
 
 def _record_gateway(ctx: RunContext, run: RunRecorder) -> None:
@@ -100,13 +123,3 @@ def _record_gateway(ctx: RunContext, run: RunRecorder) -> None:
         if stats.retries:
             run.log(f"gateway: {stats.retries} Proxmox request(s) retried after temporary errors "
                     f"({stats.requests} requests)")
-
-
-def _record_failure(ctx: RunContext, obj: ManagedObject, reason: str, message: str, *, stalled: bool) -> None:
-    """Show on the object why it is not Ready (its row may be gone already: then nothing to show)."""
-    obj.conditions = set_condition(obj.conditions, READY, False, reason, message)
-    if stalled:
-        obj.status["stalled_generation"] = obj.generation
-    obj.status["last_error"] = message
-    with system_tx(ctx.engine) as conn:
-        write_status(conn, obj)

@@ -99,21 +99,28 @@ class RunRecorder:
         with system_tx(self.engine) as conn:
             conn.execute(sa.text("UPDATE runs SET action = :a WHERE id = :id"), {"a": action, "id": self.id})
 
-    def finish(self, state: str, error: str | None = None) -> None:
-        """Close the run as ``succeeded``, ``failed`` or ``cancelled``, and audit what the reconciler did."""
+    def finish(self, state: str, error: str | None = None, *, conn: sa.Connection | None = None) -> None:
+        """Close the run as ``succeeded``, ``failed`` or ``cancelled``, and audit what the reconciler did;
+        in ``conn``'s transaction when given (with the status and lease writes that go with it)."""
         self.flush()
+        if conn is None:
+            with system_tx(self.engine) as own:
+                self._close(own, state, error)
+        else:
+            self._close(conn, state, error)
+
+    def _close(self, conn: sa.Connection, state: str, error: str | None) -> None:
         kind, target_id, name, generation = self.target
-        with system_tx(self.engine) as conn:
-            closed = conn.execute(
-                sa.text("UPDATE runs SET state = :state, error = :error, summary = CAST(:s AS jsonb), "
-                        "finished_at = clock_timestamp() WHERE id = :id AND state = 'running'"),
-                {"state": state, "error": error, "s": json.dumps(self.summary, default=str), "id": self.id},
-            ).rowcount
-            if closed:
-                audit.record(
-                    conn, system_caller(), f"reconcile.{self.action}", target_kind=kind, target_id=target_id,
-                    target_name=name, tenant_id=self.tenant_id,
-                    result=audit.SUCCESS if state == "succeeded" else audit.FAILURE,
-                    details={"run_id": str(self.id), "generation": generation, "state": state,
-                             **({"error": error[:500]} if error else {})},
-                )
+        closed = conn.execute(
+            sa.text("UPDATE runs SET state = :state, error = :error, summary = CAST(:s AS jsonb), "
+                    "finished_at = clock_timestamp() WHERE id = :id AND state = 'running'"),
+            {"state": state, "error": error, "s": json.dumps(self.summary, default=str), "id": self.id},
+        ).rowcount
+        if closed:
+            audit.record(
+                conn, system_caller(), f"reconcile.{self.action}", target_kind=kind, target_id=target_id,
+                target_name=name, tenant_id=self.tenant_id,
+                result=audit.SUCCESS if state == "succeeded" else audit.FAILURE,
+                details={"run_id": str(self.id), "generation": generation, "state": state,
+                         **({"error": error[:500]} if error else {})},
+            )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from uuid import UUID
 
 from controlplane.db.engine import RequestContext
 
 READ = "read"
 WRITE = "write"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,48 @@ class Caller:
 def system_caller(*, ip: str = "", user_agent: str = "", request_id: str = "") -> Caller:
     """The control plane itself (pre-authentication bookkeeping, the reconciler), acting for every tenant."""
     return Caller(user_id=None, tenant_id=None, role="system", ip=ip, user_agent=user_agent, request_id=request_id)
+
+
+@lru_cache(maxsize=8)
+def _networks(spec: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in spec)
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(peer: str, forwarded_for: str, trusted: tuple[str, ...]) -> str:
+    """The client's address: the peer's, unless the peer is one of the ``trusted`` proxies (addresses or
+    networks); then the rightmost ``X-Forwarded-For`` entry that is not itself a trusted proxy (entries
+    left of it are the client's own word)."""
+    networks = _networks(trusted)
+    if not networks or not _trusted(peer, networks):
+        return peer
+    client = peer
+    for entry in reversed([part.strip() for part in forwarded_for.split(",") if part.strip()]):
+        try:
+            client = str(ipaddress.ip_address(entry))
+        except ValueError:
+            break  # garbage from the client's side: the last good hop stands
+        if not _trusted(client, networks):
+            break
+    return client
+
+
+def client_bucket(address: str) -> str:
+    """The key a client is throttled by: its IPv4 address, or the /64 network of an IPv6 address (one
+    machine often holds a whole /64, so single IPv6 addresses would be free to rotate)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from controlplane.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from controlplane.models import tables as t
 from controlplane.models.guest import GuestDocument, GuestPatch, Spec
-from controlplane.services import audit, authz, dberrors, projects, quota
+from controlplane.services import audit, authz, dberrors, projects, quota, spec_rules
 from controlplane.services.caller import Caller
 
 FINALIZER = "controlplane/destroy"
@@ -97,6 +97,7 @@ def create(session: Session, kind: Kind, caller: Caller, doc: GuestDocument) -> 
                                field="metadata.project")
     projects.require_write(session, caller, project)
     cluster_id = _cluster_id(session, doc.spec)
+    spec_rules.check_expiry(doc.spec)
     quota.admit(session, project.id, quota.Ask.of(doc.spec))
     g = kind.table
     with dberrors.taken("metadata.name", doc.metadata.name, f"in project {project.name}"):
@@ -120,6 +121,8 @@ def _write_spec(session: Session, kind: Kind, caller: Caller, row: sa.Row, spec:
     new_spec = _spec_json(spec)
     if cluster_id != row.cluster_id and row.status.get("vmid") is not None:
         raise InvalidInput("a provisioned guest cannot move to another cluster", field="spec.cluster")
+    spec_rules.check_node_change(spec, row)
+    spec_rules.check_expiry(spec, row.expires_at)
     quota.admit(session, row.project_id, quota.Ask.of(spec), exclude=row.id)
     g = kind.table
     changed = new_spec != row.spec

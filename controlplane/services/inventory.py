@@ -53,6 +53,14 @@ ORDER BY c.name, n.name
 """
 
 _INVALID_GROUP_CHARS = re.compile(r"^[\d\W]|[^\w]")
+# Proxmox OS types: containers name their distribution (pct's ``ostype``), VMs a kernel family (qm's ``ostype``).
+CONTAINER_OSTYPES = ("alpine", "archlinux", "centos", "debian", "devuan", "fedora", "gentoo", "nixos",
+                     "opensuse", "ubuntu")
+LINUX_IMAGES = (*CONTAINER_OSTYPES, "almalinux", "arch", "rocky", "rhel", "oraclelinux", "suse", "flatcar",
+                "coreos", "talos", "linux")
+WINDOWS_OSTYPES = (("win11", "win11"), ("win10", "win10"), ("win8", "win8"), ("win7", "win7"),
+                   ("windows-2025", "win11"), ("windows-2022", "win11"), ("windows-2019", "win10"),
+                   ("windows-11", "win11"), ("windows-10", "win10"), ("windows", "win11"))
 KIND_GROUPS = {"vm": "virtual_machines", "container": "containers"}
 NODES_GROUP = "proxmox_nodes"
 
@@ -115,6 +123,18 @@ def user_vars(spec: dict[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in raw.items() if not str(k).startswith("ansible_")}
 
 
+def proxmox_ostype(kind: str, image: str) -> str:
+    """The Proxmox OS type of a guest made from ``image``: a container's distribution (``debian``, ...,
+    ``unmanaged``), a VM's ``l26`` for a Linux image, ``win11``/``win10``/... for Windows, else ``other``."""
+    name = image.rsplit("/", 1)[-1].lower()
+    if kind == "container":
+        return next((o for o in CONTAINER_OSTYPES if name.startswith(o)), "unmanaged")
+    windows = next((ostype for prefix, ostype in WINDOWS_OSTYPES if name.startswith(prefix)), None)
+    if windows:
+        return windows
+    return "l26" if name.startswith(LINUX_IMAGES) else "other"
+
+
 def _guest_host(row: dict[str, Any], prefix: str) -> tuple[dict[str, Any], list[str]]:
     spec, status, labels = row["spec"] or {}, row["status"] or {}, row["labels"] or {}
     node = status.get("node") or (spec.get("node") if spec.get("node") not in (None, "auto") else None)
@@ -124,8 +144,8 @@ def _guest_host(row: dict[str, Any], prefix: str) -> tuple[dict[str, Any], list[
         "id": row["id"], "kind": row["kind"], "guest_name": row["name"], "vmid": status.get("vmid"), "node": node,
         "cluster": row["cluster"], "tenant": row["tenant"], "project": row["project"],
         "guest_tags": [str(t) for t in tags] if isinstance(tags, list) else [str(tags)], "labels": labels,
-        "ostype": status.get("ostype") or spec.get("ostype") or spec.get("image"), "power_state": power,
-        "spec": spec,
+        "ostype": status.get("ostype") or proxmox_ostype(row["kind"], str(spec.get("image") or "")),
+        "image": spec.get("image"), "power_state": power, "spec": spec,
     }
     hostvars = user_vars(spec)
     hostvars.update({prefix + k: v for k, v in ours.items()})

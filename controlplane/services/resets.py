@@ -24,24 +24,34 @@ from controlplane.services.auth import (
     owner_caller,
     token_owner,
 )
-from controlplane.services.caller import Caller, system_caller
+from controlplane.services.caller import Caller, client_bucket, system_caller
 from controlplane.services.secrets_hash import hash_password, hash_token, new_secret, token_matches
 from controlplane.services.tokens import split_opaque
 
 PR = t.password_resets
+# where the reset mail's link leads, under ``public_url``: the portal's page, which takes ``?token=``
+RESET_LINK_PATH = "/reset"
+# the API endpoint the mail names for scripts (POST ``{"token", "password", "revoke_api_keys"}``)
+CONFIRM_API_PATH = "/api/v1/auth/password-reset/confirm"
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def reset_mail(email: str, token: str, link: str, minutes: int) -> str:
+def reset_link(public_url: str) -> str:
+    """The address the reset mail links to (the token is appended as ``?token=``)."""
+    return public_url.rstrip("/") + RESET_LINK_PATH
+
+
+def reset_mail(email: str, token: str, public_url: str, minutes: int) -> str:
     """The body of the reset mail: the token, and where to use it."""
+    api = public_url.rstrip("/") + CONFIRM_API_PATH
     return (
         f"Someone asked to reset the password of {email}.\n\n"
         f"Reset token (valid for {minutes} minutes, usable once; only the newest token works):\n{token}\n\n"
-        f"Set a new password: {link}?token={token}\n"
-        f"(or POST {{\"token\": \"...\", \"password\": \"...\"}} to {link})\n\n"
+        f"Set a new password: {reset_link(public_url)}?token={token}\n"
+        f"(or POST {{\"token\": \"...\", \"password\": \"...\"}} to {api})\n\n"
         "Every session of the account ends when the password is set.\n"
         "If this was not you, ignore this message.\n"
     )
@@ -49,12 +59,12 @@ def reset_mail(email: str, token: str, link: str, minutes: int) -> str:
 
 def request_reset(
     engine: Engine, mailer: Mailer | None, limiter: Limiter, policy: AuthPolicy, meta: Caller, email: str,
-    link: str,
+    public_url: str,
 ) -> None:
     """Email a single-use reset token when the account exists (the answer never says whether it does);
     earlier tokens of the account stop working."""
     email_key = normalized_email(email)
-    retry_after = limiter.hit(f"reset:ip:{meta.ip}", policy.login_limit_ip, policy.login_window)
+    retry_after = limiter.hit(f"reset:client:{client_bucket(meta.ip)}", policy.login_limit_ip, policy.login_window)
     if retry_after is not None:
         raise RateLimited("too many reset requests; try again later", retry_after=retry_after)
     with session_scope(engine, ANONYMOUS) as session:
@@ -80,7 +90,7 @@ def request_reset(
                      target_name=email_key)
         if mailer is not None:
             minutes = int(policy.reset_ttl.total_seconds() // 60)
-            mailer.send(email_key, "Password reset", reset_mail(email_key, f"{token_id}.{secret}", link, minutes))
+            mailer.send(email_key, "Password reset", reset_mail(email_key, f"{token_id}.{secret}", public_url, minutes))
 
 
 def confirm_reset(engine: Engine, meta: Caller, token: str, password: str, *, revoke_api_keys: bool) -> None:

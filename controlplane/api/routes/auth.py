@@ -18,8 +18,6 @@ from controlplane.services import auth, resets
 from controlplane.services.dberrors import translated
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-# where the reset mail sends the user (path under ``public_url``); the API endpoint until a page exists
-RESET_LINK_PATH = "/reset"  # the portal's page that asks for the new password
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -71,7 +69,7 @@ def password_reset(body: ResetRequest, request: Request, rt: RuntimeDep) -> dict
     """Email a single-use reset token if the account exists (the answer is the same either way)."""
     with translated():
         resets.request_reset(rt.deps.app_engine, rt.mailer, rt.limiter, rt.policy, request_meta(request),
-                                     body.email, rt.deps.settings.public_url.rstrip("/") + RESET_LINK_PATH)
+                                     body.email, rt.deps.settings.public_url)
     return {"detail": "if the account exists, a reset token has been sent to its email address"}
 
 
@@ -88,7 +86,7 @@ def password_reset_confirm(body: ResetConfirm, request: Request, rt: RuntimeDep)
 
 @router.get("/password-reset/confirm", operation_id="describePasswordReset")
 def password_reset_confirm_help(response: Response) -> dict[str, object]:
-    """Where the reset mail's link lands: how to set the new password with the token."""
+    """How to set the new password with the mailed token (the mail names this URL for scripts)."""
     no_store(response)
     return {
         "detail": "POST the token from the mail and a new password to this URL",

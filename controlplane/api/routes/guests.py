@@ -141,7 +141,7 @@ def guest_router(kind: Kind, prefix: str) -> APIRouter:
         return public(kind, tagged(response, row))
 
     @router.post("/{guest_id}/abandon", response_model=GuestPublic, name=f"abandon_{noun}",
-                 responses={403: {"description": "admins only"}, 412: {}})
+                 operation_id=f"abandon{title}", responses={403: {"description": "admins only"}, 412: {}})
     def abandon_guest(guest_id: UUID, db: DbDep, expected: ExpectedVersion) -> GuestPublic:
         """Forget the guest without destroying it (admins): the row goes at once, the Proxmox guest stays."""
         row = db.write(f"{noun}.abandon", lambda s: guests.abandon(s, kind, db.caller, guest_id, expected),

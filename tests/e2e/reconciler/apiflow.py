@@ -22,6 +22,7 @@ from controlplane.reconciler.terraform_run import TerraformSetup
 from controlplane.reconciler.worker import Worker
 from controlplane.util.net import wait_for
 from tests.fixtures.api import PASSWORD, Api, api_settings, build_api, register_sim, seed_user
+from tests.fixtures.conditions import condition
 
 PATHS = {"VirtualMachine": "/api/v1/vms", "Container": "/api/v1/containers"}
 
@@ -110,11 +111,6 @@ class Product:
         return self.wait(doc, lambda d: d["status"]["observed_generation"] >= wanted
                          and condition(d, "Ready").get("status") == "True",
                          f"{doc['kind']} {doc['metadata']['name']} Ready at generation {wanted}", **kw)
-
-
-def condition(doc: dict[str, Any], type_: str) -> dict[str, Any]:
-    """One condition of a document's status ({} when absent)."""
-    return next((c for c in doc["status"]["conditions"] if c["type"] == type_), {})
 
 
 def set_up(database: Any, vault: Any, toolchain: Any, sim: Any, tmp_path: Path) -> Product:

@@ -22,6 +22,7 @@ class GuestRow:
     vmid: int = 100
     ipv4: str | None = None
     power: str = "running"
+    image: str = "debian-12"
     tags: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     configure: dict[str, Any] = field(default_factory=lambda: {"playbook": "site.yml", "vars": {}})
@@ -62,7 +63,7 @@ def seed(owner_url: str, guests: list[GuestRow], nodes: tuple[str, ...] = ("pve1
                     (tenant_ids[g.tenant], g.project),
                 ).fetchone()[0]
             spec = {
-                "cluster": g.cluster, "node": g.node, "cores": 1, "memory_mb": 512, "image": "debian-12",
+                "cluster": g.cluster, "node": g.node, "cores": 1, "memory_mb": 512, "image": g.image,
                 "power": g.power, "tags": g.tags, "configure": g.configure,
             }
             status = {"vmid": g.vmid, "node": g.node, "power": g.power}

@@ -228,7 +228,7 @@ def test_two_writers_with_one_etag_exactly_one_wins(world: World, pvesim: Any, d
 
         def hold() -> None:
             try:
-                wait_for(lambda: _lock_waiters(database, res.table) == len(writes), timeout=30,
+                wait_for(lambda: _lock_waiters(database, res.table) == len(writes), timeout=120,
                          what=f"both writers of {res.name} to wait for the row")
             finally:
                 holder.commit()  # free the row even when waiting failed, so the writers can finish

@@ -87,8 +87,12 @@ def test_assigned_user_sees_and_powers_one_guest_and_nothing_else(world: World) 
     assert assigned.status_code == 200, assigned.text
     assert [v["metadata"]["name"] for v in outsider.get("/api/v1/vms").json()["items"]] == ["mine"]
     assert outsider.post(f"/api/v1/vms/{mine['id']}/actions/stop").status_code == 202
+    before = world.acme.member.get(f"/api/v1/vms/{mine['id']}")
     assert outsider.patch(f"/api/v1/vms/{mine['id']}", json={"spec": {"cores": 4}}).status_code == 403
     assert outsider.delete(f"/api/v1/vms/{mine['id']}").status_code == 403
+    after = world.acme.member.get(f"/api/v1/vms/{mine['id']}")
+    assert after.status_code == 200 and after.headers["ETag"] == before.headers["ETag"]
+    assert after.json()["spec"]["cores"] == 1 and after.json()["metadata"]["deleted_at"] is None
     assert outsider.get("/api/v1/projects").json()["items"] == []
 
 

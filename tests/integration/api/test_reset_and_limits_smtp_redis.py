@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 
 from controlplane.api.deps import AppDeps
 from controlplane.api.ratelimit import RedisLimiter
-from controlplane.api.routes.auth import RESET_LINK_PATH
 from controlplane.db.embedded import DatabaseUrls
 from controlplane.drivers.vault import VaultStore
-from controlplane.util.net import free_port, wait_for
+from controlplane.services.resets import CONFIRM_API_PATH, RESET_LINK_PATH
+from controlplane.util.net import start_on_free_port, wait_for
 from tests.fixtures.api import PASSWORD, Api, build_api, seed_user
 
 NEW_PASSWORD = "another long passphrase"
@@ -40,10 +40,13 @@ class Inbox:
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, Inbox]]:
     inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, inbox
+    def start(port: int) -> Controller:
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        return controller
+
+    controller = start_on_free_port(start)
+    yield controller.port, inbox
     controller.stop()
 
 
@@ -55,7 +58,7 @@ def mail_api(database: DatabaseUrls, vault: VaultStore, smtp: tuple[int, Inbox])
 
 
 def _token_from(inbox: Inbox) -> str:
-    wait_for(lambda: inbox.messages, timeout=10, what="reset mail")
+    wait_for(lambda: inbox.messages, timeout=60, what="reset mail")
     body = inbox.messages[-1].get_payload(decode=True).decode().replace("\r\n", "\n")
     match = re.search(r"^([0-9a-f-]{36}\.[0-9a-f]{64})$", str(body), re.M)
     assert match, body
@@ -143,10 +146,13 @@ def test_reset_mail_links_to_a_page_that_exists(mail_api: Api, smtp: tuple[int, 
     body = smtp[1].messages[-1].get_payload(decode=True).decode()
     link = re.search(r"(https?://\S+)\?token=" + re.escape(token), body)
     assert link, body
-    path = link.group(1).split("://", 1)[1].partition("/")[2]
-    assert "/" + path == RESET_LINK_PATH
+    assert "/" + link.group(1).split("://", 1)[1].partition("/")[2] == RESET_LINK_PATH
     page = mail_api.client().get(RESET_LINK_PATH, params={"token": token})
-    assert page.status_code == 200 and "POST" in page.text
+    assert page.status_code == 200 and token in page.text
+    # the API endpoint the mail names for scripts answers a browser too
+    assert CONFIRM_API_PATH in body
+    help_page = mail_api.client().get(CONFIRM_API_PATH)
+    assert help_page.status_code == 200 and help_page.json()["method"] == "POST"
 
 
 def _client(api: Api, ip: str) -> TestClient:

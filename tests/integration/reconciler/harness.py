@@ -28,9 +28,12 @@ from controlplane.reconciler.store import FINALIZER, system_tx
 from controlplane.reconciler.terraform_run import TerraformSetup
 from controlplane.reconciler.worker import Worker, WorkerConfig, make_holder
 from controlplane.util.net import wait_for
+from tests.fixtures.conditions import condition
+from tests.fixtures.pvesim import proxmox_client
 
 VM = "VirtualMachine"
 CT = "Container"
+proxmox = proxmox_client  # a proxmoxer client on the simulator, to look at what the reconciler did
 
 
 @dataclass
@@ -136,11 +139,6 @@ def guest(world: World, kind: str, guest_id: UUID) -> dict[str, Any] | None:
     return dict(found) if found else None
 
 
-def condition(row: dict[str, Any], type_: str) -> dict[str, Any]:
-    """One condition of a guest row ({} when absent)."""
-    return next((c for c in row["conditions"] if c["type"] == type_), {})
-
-
 def wait_ready(world: World, kind: str, guest_id: UUID, *, generation: int | None = None,
                timeout: float = 120.0) -> dict[str, Any]:
     """Wait until the guest is Ready at ``generation`` (default: its current one)."""
@@ -184,14 +182,6 @@ def act(world: World, kind: str, guest_id: UUID, action: str) -> None:
         conn.execute(sa.text("INSERT INTO guest_actions (tenant_id, target_kind, target_id, action) "
                              "VALUES (:t, :k, :id, :a)"),
                      {"t": world.tenant_id, "k": kind, "id": guest_id, "a": action})
-
-
-def proxmox(sim: Simulator) -> Any:
-    """A proxmoxer client on the simulator (to look at what the reconciler did)."""
-    from proxmoxer import ProxmoxAPI
-
-    return ProxmoxAPI("127.0.0.1", port=sim.port, user="root@pam", token_name=sim.token_name,
-                      token_value=sim.token_secret, verify_ssl=sim.ca_file)
 
 
 def workspaces(world: World) -> set[str]:
