@@ -3,8 +3,10 @@ developer's machine out of the tests.
 
 Loaded with ``-p tests.plugin`` (see pyproject.toml). Each fixture module starts its server once per test
 session on a free loopback port and stops it at the end; a missing binary fails the run with the command
-that installs it (nothing is skipped). ``tests/maintainer`` (checks against the official PVE API schema,
-which lives outside the repository) is collected only with ``--official-schema PATH`` (``make schema-check``).
+that installs it (nothing is skipped). Tests that start OpenTofu, a confined sshd or a browser, and the
+end-to-end ones, are marked ``slow`` from their path (``make test-fast`` runs the others).
+``tests/maintainer`` (checks against the official PVE API schema, which lives outside the repository) is
+collected only with ``--official-schema PATH`` (``make schema-check``).
 
 Settings are read from ``CONTROLPLANE_*`` variables and from a ``.env`` file in the working directory, so the
 session drops every ``CONTROLPLANE_*`` variable it inherited and runs from an empty temporary directory: a
@@ -35,7 +37,10 @@ pytest_plugins = [
 ]
 
 
-MAINTAINER_DIR = Path(__file__).parent / "maintainer"
+TESTS_DIR = Path(__file__).parent
+MAINTAINER_DIR = TESTS_DIR / "maintainer"
+# Words a test module's name carries when it starts OpenTofu, a confined sshd for Ansible, or a browser.
+SLOW_WORDS = ("tofu", "terraform", "sshd", "chromium")
 OWN_BASETEMP = pytest.StashKey[Path]()
 
 
@@ -80,6 +85,20 @@ def pytest_report_header(config: pytest.Config) -> str:
     source = find_schema_file()
     kind = "bundled subset of the served endpoints" if source == BUNDLED_SUBSET else "official"
     return f"pvesim API schema: {source} ({kind})"
+
+
+def is_slow(path: Path) -> bool:
+    """Whether the tests of the module at ``path`` are slow: end-to-end (``tests/e2e``), or named after
+    OpenTofu, a confined sshd or a browser they start (test modules name the real servers they start)."""
+    relative = path.relative_to(TESTS_DIR) if path.is_relative_to(TESTS_DIR) else path
+    return relative.parts[:1] == ("e2e",) or any(word in path.stem for word in SLOW_WORDS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow tests ``slow`` (``make test-fast`` leaves them out; ``make test`` runs everything)."""
+    for item in items:
+        if is_slow(item.path):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

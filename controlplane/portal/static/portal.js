@@ -68,15 +68,15 @@
     const regions = [...document.querySelectorAll("[data-refresh]")].map(liveRegion);
     if (!regions.length) { return; }
     const refreshAll = () => regions.forEach((r) => r.refresh());
-    let streaming = false, timer = null;
+    let streaming = false;
     const poll = () => {
       const runtime = Math.max(...regions.map((r) => r.runtime()));
-      timer = window.setTimeout(() => { if (!streaming) { refreshAll(); } poll(); }, 3000 + 2 * runtime);
+      window.setTimeout(() => { if (!streaming) { refreshAll(); } poll(); }, 3000 + 2 * runtime);
     };
     poll();
     if (!window.EventSource) { return; }
-    const guest = document.querySelector("[data-guest]");
-    const url = "/events" + (guest && guest.id === "guest-live" ? "?guest=" + encodeURIComponent(guest.dataset.guest) : "");
+    const guest = document.getElementById("guest-live");
+    const url = "/events" + (guest ? "?guest=" + encodeURIComponent(guest.dataset.guest) : "");
     const source = new EventSource(url);
     let pending = null;
     source.addEventListener("open", () => { streaming = true; });
@@ -87,7 +87,6 @@
     source.addEventListener("error", () => { streaming = false; });  // EventSource reconnects by itself
     source.addEventListener("ended", () => { source.close(); window.location.reload(); });
     window.controlplane.stream = source;
-    void timer;
   }
 
   // A running run's log grows: ask for the lines after the last one shown.
