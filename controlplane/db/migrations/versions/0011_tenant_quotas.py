@@ -3,8 +3,8 @@
 Only admins set them; new tenants get the configured default (``CONTROLPLANE_DEFAULT_TENANT_QUOTA_*``).
 Tenants that exist before this migration keep no limit until an admin sets one.
 
-Revision ID: 0009_tenant_quotas
-Revises: 0008_terraform_state_role
+Revision ID: 0011_tenant_quotas
+Revises: 0010_guest_ownership
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0009_tenant_quotas"
-down_revision = "0008_terraform_state_role"
+revision = "0011_tenant_quotas"
+down_revision = "0010_guest_ownership"
 branch_labels = None
 depends_on = None
 
