@@ -13,6 +13,7 @@ from rich.logging import RichHandler
 from controlplane import __version__
 from controlplane.config import Settings, get_settings
 from controlplane.errors import ControlPlaneError
+from controlplane.gitops.cli import register as register_gitops
 from controlplane.pvesim.cli import pvesim_command
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("pvesim")(pvesim_command)
+register_gitops(app)
 
 console = Console(stderr=True)
 

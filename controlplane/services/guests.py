@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from controlplane.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from controlplane.models import tables as t
 from controlplane.models.guest import GuestDocument, GuestPatch, Spec
-from controlplane.services import audit, authz, dberrors, projects, quota, spec_rules
+from controlplane.services import audit, authz, dberrors, gitops_ownership, projects, quota, spec_rules
 from controlplane.services.caller import Caller
 
 FINALIZER = "controlplane/destroy"
@@ -148,11 +148,12 @@ def _require_guest_write(session: Session, caller: Caller, row: sa.Row) -> None:
 
 
 def replace(session: Session, kind: Kind, caller: Caller, guest_id: UUID, doc: GuestDocument,
-            if_match: int | None) -> sa.Row:
-    """Replace the spec and labels (name and project are immutable)."""
+            if_match: int | None, *, manager: str = "api") -> sa.Row:
+    """Replace the spec and labels (name and project are immutable), as ``manager`` (``api`` or a git source)."""
     row = get(session, kind, caller, guest_id, lock=True)
     _require_guest_write(session, caller, row)
     _check_if_match(row, if_match)
+    gitops_ownership.require_writer(kind, row, manager)
     if doc.metadata.name != row.name:
         raise InvalidInput("the name cannot change", field="metadata.name")
     if (doc.metadata.project_id and doc.metadata.project_id != row.project_id) or (
@@ -170,6 +171,7 @@ def patch(session: Session, kind: Kind, caller: Caller, guest_id: UUID, body: Gu
     row = get(session, kind, caller, guest_id, lock=True)
     _require_guest_write(session, caller, row)
     _check_if_match(row, if_match)
+    gitops_ownership.require_writer(kind, row)
     merged = {**row.spec, **body.spec_fields()}
     try:
         spec = Spec.model_validate(merged)
@@ -181,11 +183,13 @@ def patch(session: Session, kind: Kind, caller: Caller, guest_id: UUID, body: Gu
     return _write_spec(session, kind, caller, row, spec, labels, "update")
 
 
-def delete(session: Session, kind: Kind, caller: Caller, guest_id: UUID, if_match: int | None) -> sa.Row:
-    """Mark the guest deleted; the reconciler destroys it and removes the row."""
+def delete(session: Session, kind: Kind, caller: Caller, guest_id: UUID, if_match: int | None, *,
+           manager: str = "api") -> sa.Row:
+    """Mark the guest deleted, as ``manager``; the reconciler destroys it and removes the row."""
     row = get(session, kind, caller, guest_id, lock=True)
     _require_guest_write(session, caller, row)
     _check_if_match(row, if_match)
+    gitops_ownership.require_writer(kind, row, manager)
     if row.deleted_at is None:
         g = kind.table
         session.execute(
