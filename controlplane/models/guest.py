@@ -111,7 +111,7 @@ class Spec(Strict):
     cluster_id: UUID | None = None
     node: Annotated[str, StringConstraints(pattern=r"^(auto|[A-Za-z0-9][-A-Za-z0-9]{0,62})$")] = "auto"
     cores: Count = Field(1, ge=1, le=512)
-    memory_mb: Count = Field(1024, ge=16, le=16 * 1024 * 1024)
+    memory_mb: Count = Field(1024, ge=64, le=16 * 1024 * 1024, description="Memory in MiB (Proxmox needs 64+).")
     disks: list[Disk] = Field(default_factory=lambda: [Disk(size_gb=8)], max_length=16)
     image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,254}$")]
     network: list[Nic] = Field(default_factory=lambda: [Nic()], max_length=8)
@@ -164,7 +164,8 @@ class Metadata(Strict):
 
 
 BOOKKEEPING = frozenset(
-    {"tenant_id", "generation", "resource_version", "assigned_user_id", "created_at", "updated_at", "deleted_at"}
+    {"tenant_id", "generation", "resource_version", "assigned_user_id", "created_at", "updated_at", "deleted_at",
+     "managed_by", "source"}
 )
 """Metadata fields the API returns and ignores on input (a read document can be written back)."""
 
@@ -281,6 +282,14 @@ class Status(BaseModel):
     conditions: list[Condition] = Field(default_factory=list)
 
 
+class SourcePublic(BaseModel):
+    """Where a git-managed guest's spec comes from."""
+
+    repository: str | None = None
+    file: str | None = None
+    commit: str | None = None
+
+
 class MetadataPublic(BaseModel):
     """Metadata as the API returns it, with bookkeeping."""
 
@@ -295,6 +304,8 @@ class MetadataPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
+    managed_by: str = Field("api", description="Who writes the spec: 'api' (portal, REST, CLI) or 'git:<source>'.")
+    source: SourcePublic | None = Field(None, description="The repository, file and commit of a git-managed spec.")
 
 
 class GuestPublic(BaseModel):
