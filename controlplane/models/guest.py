@@ -111,7 +111,7 @@ class Spec(Strict):
     cluster_id: UUID | None = None
     node: Annotated[str, StringConstraints(pattern=r"^(auto|[A-Za-z0-9][-A-Za-z0-9]{0,62})$")] = "auto"
     cores: Count = Field(1, ge=1, le=512)
-    memory_mb: Count = Field(1024, ge=16, le=16 * 1024 * 1024)
+    memory_mb: Count = Field(1024, ge=64, le=16 * 1024 * 1024, description="Memory in MiB (Proxmox needs 64+).")
     disks: list[Disk] = Field(default_factory=lambda: [Disk(size_gb=8)], max_length=16)
     image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,254}$")]
     network: list[Nic] = Field(default_factory=lambda: [Nic()], max_length=8)

@@ -22,6 +22,8 @@ def _id() -> sa.Column:
 tenants = sa.Table(
     "tenants", metadata, _id(), sa.Column("name", sa.Text), sa.Column("display_name", sa.Text),
     sa.Column("created_at", _ts), sa.Column("updated_at", _ts), sa.Column("resource_version", sa.BigInteger),
+    sa.Column("quota_vcpus", sa.Integer), sa.Column("quota_memory_mb", sa.BigInteger),
+    sa.Column("quota_disk_gb", sa.BigInteger), sa.Column("quota_guests", sa.Integer),
 )
 
 projects = sa.Table(

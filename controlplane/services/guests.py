@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 from controlplane.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from controlplane.models import tables as t
 from controlplane.models.guest import GuestDocument, GuestPatch, Spec
-from controlplane.services import audit, authz, dberrors, gitops_ownership, projects, quota, spec_rules
+from controlplane.services import (
+    audit,
+    authz,
+    cluster_inventory,
+    dberrors,
+    gitops_ownership,
+    projects,
+    quota,
+    spec_rules,
+)
 from controlplane.services.caller import Caller
 
 FINALIZER = "controlplane/destroy"
@@ -98,6 +107,7 @@ def create(session: Session, kind: Kind, caller: Caller, doc: GuestDocument) -> 
     projects.require_write(session, caller, project)
     cluster_id = _cluster_id(session, doc.spec)
     spec_rules.check_expiry(doc.spec)
+    cluster_inventory.check_spec(session, cluster_id, doc.spec)
     quota.admit(session, project.id, quota.Ask.of(doc.spec))
     g = kind.table
     with dberrors.taken("metadata.name", doc.metadata.name, f"in project {project.name}"):
@@ -118,6 +128,7 @@ def _write_spec(session: Session, kind: Kind, caller: Caller, row: sa.Row, spec:
     if row.deleted_at is not None:
         raise Conflict(f"the {kind.name} is being deleted")
     cluster_id = _cluster_id(session, spec)
+    cluster_inventory.check_spec(session, cluster_id, spec)
     new_spec = _spec_json(spec)
     if cluster_id != row.cluster_id and row.status.get("vmid") is not None:
         raise InvalidInput("a provisioned guest cannot move to another cluster", field="spec.cluster")
