@@ -67,10 +67,10 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
     import uvicorn
 
     from controlplane.api.app import create_app
-    from controlplane.api.deps import UVICORN_PROXY_OPTIONS, AppDeps
+    from controlplane.api.deps import AppDeps
     from controlplane.api.metrics import serve_metrics_port
     from controlplane.demo import DemoCluster
-    from controlplane.stack import Stack
+    from controlplane.stack import Stack, http_server_config
 
     stack = Stack(settings, report=_say)
     demo_cluster = DemoCluster(settings.data_dir.resolve() / "pvesim")
@@ -100,10 +100,7 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
             f"  data directory: {stack.data_dir}\n"
             "  stop: press Ctrl-C (stops everything started here)\n"
         )
-        server = uvicorn.Server(
-            uvicorn.Config(http_app, host=settings.http_host, port=settings.http_port, log_level="warning",
-                           **UVICORN_PROXY_OPTIONS)
-        )
+        server = uvicorn.Server(http_server_config(http_app, settings))
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         pass
