@@ -3,8 +3,14 @@ developer's machine out of the tests.
 
 Loaded with ``-p tests.plugin`` (see pyproject.toml). Each fixture module starts its server once per test
 session on a free loopback port and stops it at the end; a missing binary fails the run with the command
-that installs it (nothing is skipped). ``tests/maintainer`` (checks against the official PVE API schema,
-which lives outside the repository) is collected only with ``--official-schema PATH`` (``make schema-check``).
+that installs it (nothing is skipped). Tests that start OpenTofu, a confined sshd or a browser, and the
+end-to-end ones, are marked ``slow`` from their path (``make test-fast`` runs the others).
+``tests/maintainer`` (checks against the official PVE API schema, which lives outside the repository) is
+collected only with ``--official-schema PATH`` (``make schema-check``).
+
+Passwords hashed in the test process use argon2id at its lowest cost (one pass over 8 MiB): each seeded
+world hashes and checks a dozen passwords, which at the production cost is most of an API test's time.
+Processes the tests start (``controlplane up``, the CLI) hash at the production cost.
 
 Settings are read from ``CONTROLPLANE_*`` variables and from a ``.env`` file in the working directory, so the
 session drops every ``CONTROLPLANE_*`` variable it inherited and runs from an empty temporary directory: a
@@ -20,9 +26,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from controlplane.config import ENV_PREFIX
 from controlplane.pvesim.schema import BUNDLED_SUBSET, find_schema_file
+from controlplane.services import secrets_hash
 
 pytest_plugins = [
     "tests.fixtures.postgres",
@@ -35,7 +43,10 @@ pytest_plugins = [
 ]
 
 
-MAINTAINER_DIR = Path(__file__).parent / "maintainer"
+TESTS_DIR = Path(__file__).parent
+MAINTAINER_DIR = TESTS_DIR / "maintainer"
+# Words a test module's name carries when it starts OpenTofu, a confined sshd for Ansible, or a browser.
+SLOW_WORDS = ("tofu", "terraform", "sshd", "chromium")
 OWN_BASETEMP = pytest.StashKey[Path]()
 
 
@@ -54,8 +65,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Drop the machine's ``CONTROLPLANE_*`` settings before any test module is imported, and give the session
-    a temporary directory of its own.
+    """Drop the machine's ``CONTROLPLANE_*`` settings before any test module is imported, hash passwords at
+    argon2id's lowest cost, and give the session a temporary directory of its own.
 
     pytest's default base (``/tmp/pytest-of-<user>``) is shared by every session of the user, and each one
     resets its mode to 0700; the embedded PostgreSQL runs as another user when the tests run as root, so a
@@ -63,6 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
         del os.environ[name]
+    secrets_hash._hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
     if config.option.basetemp is None and not hasattr(config, "workerinput"):
         config.option.basetemp = tempfile.mkdtemp(prefix="controlplane-tests-")
         config.stash[OWN_BASETEMP] = Path(config.option.basetemp)
@@ -80,6 +92,20 @@ def pytest_report_header(config: pytest.Config) -> str:
     source = find_schema_file()
     kind = "bundled subset of the served endpoints" if source == BUNDLED_SUBSET else "official"
     return f"pvesim API schema: {source} ({kind})"
+
+
+def is_slow(path: Path) -> bool:
+    """Whether the tests of the module at ``path`` are slow: end-to-end (``tests/e2e``), or named after
+    OpenTofu, a confined sshd or a browser they start (test modules name the real servers they start)."""
+    relative = path.relative_to(TESTS_DIR) if path.is_relative_to(TESTS_DIR) else path
+    return relative.parts[:1] == ("e2e",) or any(word in path.stem for word in SLOW_WORDS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow tests ``slow`` (``make test-fast`` leaves them out; ``make test`` runs everything)."""
+    for item in items:
+        if is_slow(item.path):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -22,6 +22,8 @@ def _id() -> sa.Column:
 tenants = sa.Table(
     "tenants", metadata, _id(), sa.Column("name", sa.Text), sa.Column("display_name", sa.Text),
     sa.Column("created_at", _ts), sa.Column("updated_at", _ts), sa.Column("resource_version", sa.BigInteger),
+    sa.Column("quota_vcpus", sa.Integer), sa.Column("quota_memory_mb", sa.BigInteger),
+    sa.Column("quota_disk_gb", sa.BigInteger), sa.Column("quota_guests", sa.Integer),
 )
 
 projects = sa.Table(
@@ -87,6 +89,8 @@ def _guest_table(name: str) -> sa.Table:
         sa.Column("resource_version", sa.BigInteger), sa.Column("finalizers", ARRAY(sa.Text)),
         sa.Column("deleted_at", _ts), sa.Column("assigned_user_id", _uuid), sa.Column("expires_at", _ts),
         sa.Column("created_by", _uuid), sa.Column("created_at", _ts), sa.Column("updated_at", _ts),
+        sa.Column("managed_by", sa.Text), sa.Column("source_repository", sa.Text),
+        sa.Column("source_file", sa.Text), sa.Column("source_commit", sa.Text),
     )
 
 

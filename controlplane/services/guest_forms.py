@@ -71,3 +71,14 @@ def assignable_users(session: Session, caller: Caller, tenant_id: UUID) -> list[
     """The active users of a tenant the caller may see (whom a guest there may be assigned to)."""
     stmt = users.list_query(caller).where(users.U.c.tenant_id == tenant_id, users.U.c.is_active.is_(True))
     return list(session.execute(stmt.order_by(users.U.c.email)).all())
+
+
+def members_of(session: Session, caller: Caller, project_id: UUID) -> list[dict[str, Any]]:
+    """A project's members with their email (where the caller may see the user) and role."""
+    seen = {u.id: u for u in session.execute(users.list_query(caller)).all()}
+    out = []
+    for m in projects.list_members(session, caller, project_id):
+        user = seen.get(m.user_id)
+        out.append({"user_id": m.user_id, "email": user.email if user else "a user",
+                    "role": user.role if user else "", "since": m.created_at})
+    return out

@@ -18,18 +18,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from controlplane.db.engine import create_app_engine
-from controlplane.drivers.terraform import TerraformRunner
 from controlplane.pvesim import Simulator
-from controlplane.reconciler.backoff import Backoff
 from controlplane.reconciler.context import RunContext
 from controlplane.reconciler.kinds import KINDS
-from controlplane.reconciler.runtime import state_backend_url
 from controlplane.reconciler.store import FINALIZER, system_tx
 from controlplane.reconciler.terraform_run import TerraformSetup
 from controlplane.reconciler.worker import Worker, WorkerConfig, make_holder
 from controlplane.util.net import wait_for
 from tests.fixtures.conditions import condition
 from tests.fixtures.pvesim import proxmox_client
+from tests.fixtures.reconciler import terraform_setup, worker_pace
 
 VM = "VirtualMachine"
 CT = "Container"
@@ -57,11 +55,7 @@ class World:
     @contextmanager
     def worker(self, concurrency: int = 2, **config: Any) -> Iterator[Worker]:
         """A running in-process worker, stopped afterwards."""
-        config.setdefault("poll_interval", 0.3)
-        config.setdefault("resync_interval", 1.0)
-        config.setdefault("lease_ttl", 20.0)
-        config.setdefault("backoff", Backoff(base=0.5, cap=4.0))
-        worker = Worker(self.context(), WorkerConfig(concurrency=concurrency, **config)).start()
+        worker = Worker(self.context(), WorkerConfig(concurrency=concurrency, **worker_pace(**config))).start()
         try:
             yield worker
         finally:
@@ -83,9 +77,7 @@ def register_cluster(engine: Engine, vault: Any, sim: Simulator, name: str = "de
 def make_world(database: Any, vault: Any, toolchain: Any, sim: Simulator, tmp_path: Path) -> World:
     """Engine, cluster, tenant and project for one test."""
     engine = create_app_engine(database.app, database.owner, pool_size=10)
-    runner = TerraformRunner(binary=str(toolchain.tofu), pg_conn_str=state_backend_url(database.owner),
-                             cli_config=toolchain.cli_config, plugin_cache_dir=toolchain.plugin_cache)
-    setup = TerraformSetup(runner=runner, run_root=tmp_path / "runs", timeout=300)
+    setup = terraform_setup(toolchain, database.owner, tmp_path / "runs")
     cluster_id = register_cluster(engine, vault, sim)
     with system_tx(engine) as conn:
         tenant = conn.execute(sa.text("INSERT INTO tenants (name) VALUES ('acme') RETURNING id")).scalar_one()
