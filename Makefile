@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+SCHEMA ?= ../shared/pve-api/apischema.json
 
-.PHONY: help run test tools system-deps lint clean collection assets
+.PHONY: help run test test-fast schema-check tools system-deps lint clean collection assets
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,7 +53,13 @@ lint: $(VENV)/.installed-test ## ruff and the import-layer contracts
 	$(BIN)/lint-imports
 
 test: $(VENV)/.installed-test tools system-deps assets lint ## Install everything the tests need and run them all
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed-test system-deps lint ## Unit and quick integration tests only (not the slow ones)
+	$(BIN)/python -m pytest -m "not slow" --durations=20 $(PYTEST_ARGS)
+
+schema-check: $(VENV)/.installed-test ## Maintainers: compare the simulator with the official PVE API schema (SCHEMA=path)
+	$(BIN)/python -m pytest -q tests/maintainer --official-schema=$(SCHEMA)
 
 clean: ## Remove .venv and .tools (keeps .data)
 	rm -rf $(VENV) .tools

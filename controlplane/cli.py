@@ -13,6 +13,7 @@ from rich.logging import RichHandler
 from controlplane import __version__
 from controlplane.config import Settings, get_settings
 from controlplane.errors import ControlPlaneError
+from controlplane.gitops.cli import register as register_gitops
 from controlplane.pvesim.cli import pvesim_command
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("pvesim")(pvesim_command)
+register_gitops(app)
 
 console = Console(stderr=True)
 
@@ -65,9 +67,9 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
     import uvicorn
 
     from controlplane.api.app import create_app
-    from controlplane.api.deps import UVICORN_PROXY_OPTIONS, AppDeps
+    from controlplane.api.deps import AppDeps
     from controlplane.demo import DemoCluster
-    from controlplane.stack import Stack
+    from controlplane.stack import Stack, http_server_config
 
     stack = Stack(settings, report=_say)
     demo_cluster = DemoCluster(settings.data_dir.resolve() / "pvesim")
@@ -96,10 +98,7 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
             f"  data directory: {stack.data_dir}\n"
             "  stop: press Ctrl-C (stops everything started here)\n"
         )
-        server = uvicorn.Server(
-            uvicorn.Config(http_app, host=settings.http_host, port=settings.http_port, log_level="warning",
-                           **UVICORN_PROXY_OPTIONS)
-        )
+        server = uvicorn.Server(http_server_config(http_app, settings))
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         pass

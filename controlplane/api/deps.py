@@ -17,6 +17,7 @@ from controlplane.services import auth, sessions
 from controlplane.services.auth import AuthPolicy, Limiter, Mailer
 from controlplane.services.caller import READ, WRITE, Caller, client_address, system_caller
 from controlplane.services.clusters import Prober
+from controlplane.services.dberrors import translated
 from controlplane.services.tokens import TokenIssuer
 from controlplane.services.transactions import Db
 
@@ -79,13 +80,14 @@ def authenticate(request: Request) -> Caller:
     credential = credential.strip()
     rt = runtime(request)
     meta = request_meta(request)
-    if credential.startswith("cp_"):
-        caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method,
-                                           request.url.path)
-    else:
-        caller = sessions.check(rt.deps.app_engine, rt.issuer.decode(credential)).with_request(
-            ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id
-        )
+    with translated():  # the database down is a 503, not a 500
+        if credential.startswith("cp_"):
+            caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method,
+                                               request.url.path)
+        else:
+            caller = sessions.check(rt.deps.app_engine, rt.issuer.decode(credential)).with_request(
+                ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id
+            )
     needed = WRITE if request.method in WRITE_METHODS else READ
     if needed not in caller.scopes:
         raise PermissionDenied(f"the API key lacks the {needed!r} scope")

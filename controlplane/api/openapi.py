@@ -10,6 +10,7 @@ depends on, the rest of what the server really sends:
   guard's refusal of NUL characters), 503 where the database is used;
 - every error with our one error body (``Error``: ``detail``, ``field``, ``errors``).
 
+A route without an ``operation_id`` gets its name in camel case (``list_vms`` → ``listVms``).
 Statuses a route's dependencies cannot reveal (429 of a rate limit, 401 of a bad password) are declared
 on the route's decorator; they get the same error body here.
 """
@@ -102,7 +103,15 @@ def _is_fastapi_validation(response: dict[str, Any]) -> bool:
     return ref == REF.format(model=FASTAPI_VALIDATION[0])
 
 
+def camel_case(name: str) -> str:
+    """``list_vms`` → ``listVms``: the operation id of a route that does not set one."""
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
 def _document_operation(operation: dict[str, Any], route: Any) -> None:
+    if route.operation_id is None:
+        operation["operationId"] = camel_case(route.name)
     responses = operation.setdefault("responses", {})
     for status in sorted(error_statuses(route)):
         response = responses.setdefault(str(status), {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Strict as StrictType
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
@@ -13,6 +14,9 @@ DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, min_lengt
 
 ShortText = Annotated[str, StringConstraints(max_length=255)]
 LongText = Annotated[str, StringConstraints(max_length=4096)]
+
+Count = Annotated[int, StrictType()]
+"""An integer that must be sent as a JSON integer: ``true``, ``2.0`` and ``"2"`` are refused, not coerced."""
 
 ResourceVersion = Annotated[int, Field(description="Bumped on every change; sent as the ETag, give it in If-Match.")]
 """The version of a mutable object, for optimistic concurrency."""

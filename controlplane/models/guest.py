@@ -1,20 +1,24 @@
 """The one document shape of a managed guest (VirtualMachine or Container), shared by API, portal and GitOps.
 
-``GuestDocument`` is what clients send (``status`` and bookkeeping are accepted and ignored, so a document
-read from the API can be sent back); ``GuestPublic`` is what the API returns.
+``GuestDocument`` is what clients send (``id``, ``status`` and the bookkeeping fields of ``metadata`` are
+accepted and ignored, so a document read from the API can be sent back; any other unknown key is a 422);
+``GuestPublic`` is what the API returns. Integers are strict (``cores: true`` is refused, not read as 1),
+times need a time zone, and ``spec.configure.vars`` is bounded in keys and size.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, create_model, field_validator, model_validator
 
-from controlplane.models.common import DnsLabel, ShortText, Strict
+from controlplane.models.common import Count, DnsLabel, ShortText, Strict
+from controlplane.util.paths_text import without_paths
 
 API_VERSION = "controlplane/v1"
 Kind = Literal["VirtualMachine", "Container"]
@@ -22,13 +26,17 @@ Power = Literal["running", "stopped"]
 DriftPolicy = Literal["correct", "report"]
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_./]{0,62}[A-Za-z0-9])?$")]
 LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=r"^[A-Za-z0-9_.\-]*$")]
+MAX_VARS_KEYS = 256
+"""Most keys ``spec.configure.vars`` may have (at the top level)."""
+MAX_VARS_BYTES = 64 * 1024
+"""Largest ``spec.configure.vars`` accepted, as compact JSON."""
 SSH_KEY = re.compile(r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( \S.*)?$")
 
 
 class Disk(Strict):
     """One disk: its size and the Proxmox storage it lives on."""
 
-    size_gb: int = Field(ge=1, le=65536)
+    size_gb: Count = Field(ge=1, le=65536)
     storage: ShortText = "local-lvm"
 
 
@@ -36,7 +44,7 @@ class Nic(Strict):
     """One network interface: bridge, optional VLAN tag, and DHCP or a static IPv4 address in CIDR form."""
 
     bridge: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,32}$")] = "vmbr0"
-    vlan: int | None = Field(None, ge=1, le=4094)
+    vlan: Count | None = Field(None, ge=1, le=4094)
     ipv4: str = Field("dhcp", max_length=64, description="'dhcp' or an address in CIDR form, e.g. 10.0.0.5/24")
     gateway: str | None = Field(None, max_length=64)
 
@@ -74,13 +82,26 @@ class Configure(Strict):
     """What the Ansible driver runs once the guest is up."""
 
     playbook: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/]{1,128}\.ya?ml$")]
-    vars: dict[Annotated[str, StringConstraints(max_length=128)], Any] = Field(default_factory=dict)
+    vars: dict[Annotated[str, StringConstraints(max_length=128)], Any] = Field(
+        default_factory=dict, description=f"Extra variables: at most {MAX_VARS_KEYS} keys and {MAX_VARS_BYTES} bytes "
+        "as JSON."
+    )
 
     @field_validator("playbook")
     @classmethod
     def _no_traversal(cls, value: str) -> str:
         if value.startswith("/") or ".." in value.split("/"):
             raise ValueError("must be a relative path inside the playbooks directory")
+        return value
+
+    @field_validator("vars")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) > MAX_VARS_KEYS:
+            raise ValueError(f"at most {MAX_VARS_KEYS} keys (got {len(value)})")
+        size = len(json.dumps(value, separators=(",", ":")).encode())
+        if size > MAX_VARS_BYTES:
+            raise ValueError(f"at most {MAX_VARS_BYTES} bytes as JSON (got {size})")
         return value
 
 
@@ -90,8 +111,8 @@ class Spec(Strict):
     cluster: DnsLabel | None = Field(None, description="Cluster name (or give cluster_id).")
     cluster_id: UUID | None = None
     node: Annotated[str, StringConstraints(pattern=r"^(auto|[A-Za-z0-9][-A-Za-z0-9]{0,62})$")] = "auto"
-    cores: int = Field(1, ge=1, le=512)
-    memory_mb: int = Field(1024, ge=16, le=16 * 1024 * 1024)
+    cores: Count = Field(1, ge=1, le=512)
+    memory_mb: Count = Field(1024, ge=64, le=16 * 1024 * 1024, description="Memory in MiB (Proxmox needs 64+).")
     disks: list[Disk] = Field(default_factory=lambda: [Disk(size_gb=8)], max_length=16)
     image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,254}$")]
     network: list[Nic] = Field(default_factory=lambda: [Nic()], max_length=8)
@@ -103,7 +124,9 @@ class Spec(Strict):
         "correct", description="What the reconciler does about changes made behind its back: 'correct' them "
         "(recreate, resize, power back) or only 'report' them (condition Drifted)."
     )
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = Field(
+        None, description="When the guest may be removed; a future time with a time zone (2027-01-31T18:00:00Z)."
+    )
 
     @field_validator("ssh_keys")
     @classmethod
@@ -142,20 +165,30 @@ class Metadata(Strict):
 
 
 BOOKKEEPING = frozenset(
-    {"tenant_id", "generation", "resource_version", "assigned_user_id", "created_at", "updated_at", "deleted_at"}
+    {"tenant_id", "generation", "resource_version", "assigned_user_id", "created_at", "updated_at", "deleted_at",
+     "managed_by", "source"}
 )
 """Metadata fields the API returns and ignores on input (a read document can be written back)."""
 
 
-class GuestDocument(BaseModel):
-    """A guest as clients write it; ``status``, ``id`` and bookkeeping fields are ignored on input."""
+READ_ONLY = frozenset({"id", "status"})
+"""Top-level fields the API returns and ignores on input; any other unknown top-level key is an error."""
 
-    model_config = ConfigDict(extra="ignore")
+
+class GuestDocument(Strict):
+    """A guest as clients write it; ``status``, ``id`` and bookkeeping fields are ignored on input."""
 
     apiVersion: Literal["controlplane/v1"] = API_VERSION
     kind: Kind | None = None
     metadata: Metadata
     spec: Spec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in READ_ONLY}
+        return data
 
 
 def partial(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
@@ -193,6 +226,11 @@ class Condition(BaseModel):
     reason: str = ""
     message: str = ""
     last_transition: str | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _no_paths(cls, value: str) -> str:
+        return without_paths(value)
 
 
 class PlacementStatus(BaseModel):
@@ -245,9 +283,22 @@ class Status(BaseModel):
     stalled_generation: int | None = Field(
         None, description="The generation a permanent failure stopped at (retried when the spec changes)."
     )
-    last_error: str | None = None
+    last_error: str | None = Field(None, description="The last failure, without server file paths.")
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)
+
+    @field_validator("last_error")
+    @classmethod
+    def _no_paths(cls, value: str | None) -> str | None:
+        return without_paths(value) if value else value
+
+
+class SourcePublic(BaseModel):
+    """Where a git-managed guest's spec comes from."""
+
+    repository: str | None = None
+    file: str | None = None
+    commit: str | None = None
 
 
 class MetadataPublic(BaseModel):
@@ -264,6 +315,8 @@ class MetadataPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
+    managed_by: str = Field("api", description="Who writes the spec: 'api' (portal, REST, CLI) or 'git:<source>'.")
+    source: SourcePublic | None = Field(None, description="The repository, file and commit of a git-managed spec.")
 
 
 class GuestPublic(BaseModel):

@@ -54,7 +54,9 @@ def _version() -> sa.Column:
 
 tenants = sa.Table(
     "tenants", metadata, _id(), _text("name"), _text("display_name", ""), _created(), _created("updated_at"),
-    _version(), sa.UniqueConstraint("name", name="tenants_name_key"),
+    _version(), sa.Column("quota_vcpus", sa.Integer), sa.Column("quota_memory_mb", sa.BigInteger),
+    sa.Column("quota_disk_gb", sa.BigInteger), sa.Column("quota_guests", sa.Integer),
+    sa.UniqueConstraint("name", name="tenants_name_key"),
 )
 
 projects = sa.Table(
@@ -126,7 +128,9 @@ def _guest_table(name: str) -> sa.Table:
         _json("conditions", "[]"), _int("generation", default=1), _int("observed_generation", default=0),
         _version(), sa.Column("finalizers", ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'::text[]")),
         sa.Column("deleted_at", _ts), _fk("assigned_user_id", "users.id", "SET NULL"), sa.Column("expires_at", _ts),
-        sa.Column("created_by", _uuid), _created(), _created("updated_at"),
+        sa.Column("created_by", _uuid), _created(), _created("updated_at"), _text("managed_by", "api"),
+        _text("source_repository", nullable=True), _text("source_file", nullable=True),
+        _text("source_commit", nullable=True),
     )
     sa.Index(f"{name}_project_name_key", table.c.project_id, table.c.name, unique=True,
              postgresql_where=table.c.deleted_at.is_(None))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from controlplane.portal import live
 from controlplane.portal.errors import install_error_pages
 from controlplane.portal.routes import portal_router
 from controlplane.portal.web import STATIC, CachedStatic
@@ -18,3 +19,4 @@ def install(app: FastAPI) -> None:
     app.include_router(portal_router())
     app.mount("/static", CachedStatic(directory=STATIC, check_dir=False), name="static")
     install_error_pages(app)
+    app.router.on_shutdown.append(lambda: live.stop_hub(app))

@@ -3,6 +3,9 @@ page (or sends the browser to the login page when the session has ended)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -29,4 +32,30 @@ def install_error_pages(app: FastAPI) -> None:
         return render(request, "error.html", response.status_code, message=exc.message,
                       status=response.status_code)
 
+    async def handle_form(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FormRejected)
+        status = (await api_handler(request, exc.error)).status_code
+        return render(request, exc.template, status, error=exc.error.message, error_field=exc.error.field or "",
+                      **exc.context())
+
     app.add_exception_handler(ControlPlaneError, handle)
+    app.add_exception_handler(FormRejected, handle_form)
+
+
+class FormRejected(Exception):
+    """A form the services refused: shown again with its values and the reason, at the API's status code."""
+
+    def __init__(self, error: ControlPlaneError, template: str, context: Callable[[], dict[str, Any]]) -> None:
+        super().__init__(error.message)
+        self.error, self.template, self.context = error, template, context
+
+
+@contextmanager
+def form_errors(template: str, context: Callable[[], dict[str, Any]]) -> Iterator[None]:
+    """Turn a refusal inside the block into the form again (an ended session still goes to the login)."""
+    try:
+        yield
+    except Unauthenticated:
+        raise
+    except ControlPlaneError as exc:
+        raise FormRejected(exc, template, context) from exc

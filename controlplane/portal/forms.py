@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
 from controlplane.errors import InvalidInput
@@ -25,3 +26,12 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
 def lines(text: str) -> list[str]:
     """The non-empty lines of a textarea."""
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    """The posted form's text fields (files are not accepted anywhere in the portal)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+FormDep = Annotated[dict[str, str], Depends(form_data)]

@@ -1,5 +1,5 @@
-"""The portal's rendering: one Jinja2 environment (autoescape on, undefined names fail), the page context
-every template gets, and the ``render`` helper."""
+"""The portal's rendering: one Jinja2 environment (autoescape on; a field missing from a document renders
+empty), the page context every template gets, and the ``render`` helper."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ STATIC = HERE / "static"
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.ChainableUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
     env.filters.update(humanize.FILTERS)

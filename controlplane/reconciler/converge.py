@@ -41,6 +41,16 @@ def _adopt_needed(ctx: RunContext, obj: ManagedObject, access: object, run: RunR
     return True
 
 
+PLAN_VERBS = (("create", "created"), ("update", "changed in place"), ("replace", "replaced"), ("delete", "destroyed"))
+
+
+def plan_message(counts: dict[str, int]) -> str:
+    """A plan's counts in words: ``OpenTofu: 1 resource created`` (or ``nothing to change``)."""
+    parts = [f"{n} resource{'' if n == 1 else 's'} {verb}"
+             for key, verb in PLAN_VERBS if (n := int(counts.get(key, 0)))]
+    return "OpenTofu: " + (", ".join(parts) if parts else "nothing to change")
+
+
 def _action(plan: dict[str, object], adopt: bool) -> str:
     counts = plan["counts"]
     assert isinstance(counts, dict)
@@ -67,7 +77,7 @@ def converge_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> No
                       ipv4=out.get("ipv4_address") or obj.status.get("ipv4"), mac=out.get("mac_address"))
     obj.status.pop("create_pending", None)
     obj.conditions = set_condition(obj.conditions, PROVISIONED, True, "Applied" if outcome.applied else "UpToDate",
-                                   f"plan: {outcome.plan['counts']}")
+                                   plan_message(outcome.plan["counts"]))
     with system_tx(ctx.engine) as conn:
         store.write_status(conn, obj)
     run.set_summary(timings={**run.summary.get("timings", {}), **outcome.timings})

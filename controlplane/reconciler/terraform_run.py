@@ -4,8 +4,8 @@ with every phase timed and every JSON event streamed into the run's log. Also de
 workspace's state alone), and dropping a workspace's state from the pg backend after a destroy.
 
 Each run works in ``<run root>/<run id>/``, which is removed when the run ends (its log is in the
-database); with a ``retention`` it is kept that many seconds for debugging and removed by a later run
-(so are the directories a killed worker left, once older than a run's timeout).
+database); with a ``retention`` it is marked finished, kept that many seconds for debugging and removed by
+a later run (so are the directories a killed worker left, once older than a run's timeout).
 """
 
 from __future__ import annotations
@@ -60,11 +60,14 @@ def _plan_record(summary: PlanSummary) -> dict[str, Any]:
             "replace": list(summary.replace), "delete": list(summary.delete)}
 
 
+FINISHED = ".finished"
+
+
 @contextlib.contextmanager
 def _driver(setup: TerraformSetup, run: RunRecorder) -> Iterator[TerraformDriver]:
-    """A driver whose run directories go to ``<run root>/<run id>``, removed afterwards (or kept for the
-    retention, then swept). Directories older than the longest a run can last (a killed worker's) go too."""
-    sweep_run_dirs(setup.run_root, max(setup.retention, setup.timeout + 60))
+    """A driver whose run directories go to ``<run root>/<run id>``, removed afterwards, or (with a
+    retention) marked finished and removed by a later run once the retention has passed."""
+    sweep_run_dirs(setup.run_root, setup.retention, abandoned_after=setup.timeout + 60)
     run_root = setup.run_root / str(run.id)
     keep = setup.retention > 0
     try:
@@ -72,16 +75,21 @@ def _driver(setup: TerraformSetup, run: RunRecorder) -> Iterator[TerraformDriver
     finally:
         if not keep:
             shutil.rmtree(run_root, ignore_errors=True)
+        elif run_root.is_dir():
+            (run_root / FINISHED).touch()
 
 
-def sweep_run_dirs(run_root: Path, retention: float) -> int:
-    """Remove the run directories under ``run_root`` last changed more than ``retention`` seconds ago."""
+def sweep_run_dirs(run_root: Path, retention: float, *, abandoned_after: float) -> int:
+    """Remove the run directories under ``run_root`` that finished more than ``retention`` seconds ago,
+    and those never marked finished (a killed worker's) older than ``abandoned_after``; returns how many."""
     if not run_root.is_dir():
         return 0
-    removed, cutoff = 0, time.time() - retention
+    removed, now = 0, time.time()
     for path in run_root.iterdir():
         with contextlib.suppress(OSError):
-            if path.is_dir() and path.stat().st_mtime < cutoff:
+            marker = path / FINISHED
+            age = now - (marker.stat().st_mtime if marker.exists() else path.stat().st_mtime)
+            if path.is_dir() and age > (retention if marker.exists() else max(retention, abandoned_after)):
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
     return removed

@@ -64,3 +64,9 @@ def revoke(session: Session, caller: Caller, key_id: UUID, expected: int | None 
     audit.record(session, caller, "api_key.revoke", target_kind="ApiKey", target_id=key_id, target_name=row.prefix,
                  tenant_id=row.tenant_id)
     return updated
+
+
+def own_keys(session: Session, caller: Caller) -> list[sa.Row]:
+    """The caller's own keys, newest first."""
+    stmt = list_query(caller).where(K.c.user_id == caller.user_id).order_by(K.c.created_at.desc())
+    return list(session.execute(stmt).all())

@@ -20,7 +20,7 @@ from controlplane.db.engine import RequestContext, session_scope
 from controlplane.errors import RateLimited, Unauthenticated
 from controlplane.models import tables as t
 from controlplane.services import audit, sessions
-from controlplane.services.caller import Caller, system_caller
+from controlplane.services.caller import Caller, client_bucket, system_caller
 from controlplane.services.secrets_hash import (
     hash_password,
     hash_token,
@@ -126,12 +126,13 @@ def normalized_email(email: str) -> str:
 
 
 def _login_keys(email_key: str, ip: str) -> tuple[str, str]:
-    return f"login:account-client:{email_key}|{ip}", f"login:client:{ip}"
+    client = client_bucket(ip)
+    return f"login:account-client:{email_key}|{client}", f"login:client:{client}"
 
 
 def _audit_failed_login(engine: Engine, limiter: Limiter, policy: AuthPolicy, meta: Caller, email_key: str,
                         result: str, reason: str, owner: Owner | None = None) -> None:
-    key = f"audit:auth-failure:{meta.ip}"
+    key = f"audit:auth-failure:{client_bucket(meta.ip)}"
     if limiter.hit(key, policy.login_audit_limit, policy.login_window) is not None:
         if limiter.hit(key + ":summary", 1, policy.login_window) is not None:
             return

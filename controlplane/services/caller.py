@@ -89,3 +89,17 @@ def client_address(peer: str, forwarded_for: str, trusted: tuple[str, ...]) -> s
         if not _trusted(client, networks):
             break
     return client
+
+
+def client_bucket(address: str) -> str:
+    """The key a client is throttled by: its IPv4 address, or the /64 network of an IPv6 address (one
+    machine often holds a whole /64, so single IPv6 addresses would be free to rotate)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

@@ -104,9 +104,19 @@ def dangling(exc: sqlalchemy.exc.DBAPIError) -> Conflict | InvalidInput:
     return InvalidInput(f"{field}: no such {noun}" if field else f"no such {noun}", field=field or None)
 
 
+def _field_of(table: str, column: str) -> str:
+    """The request field a column holds: ``quota_vcpus`` → ``quota.vcpus``, a guest's ``name`` → ``metadata.name``."""
+    if column.startswith("quota_"):
+        return "quota." + column.removeprefix("quota_")
+    if table in ("virtual_machines", "containers") and column in ("name", "labels"):
+        return f"metadata.{column}"
+    return column
+
+
 def not_allowed(exc: sqlalchemy.exc.DBAPIError, state: str) -> InvalidInput:
     """A check or not-null violation, naming the column's field when the constraint says which."""
-    column = _diag(exc, "column_name") or _column(_diag(exc, "constraint_name"), _diag(exc, "table_name"), "check")
+    table = _diag(exc, "table_name")
+    column = _field_of(table, _diag(exc, "column_name") or _column(_diag(exc, "constraint_name"), table, "check"))
     if state == _NOT_NULL:
         return InvalidInput(f"{column}: a value is required" if column else "a value is required", field=column or None)
     return InvalidInput(f"{column}: the value is not allowed" if column else "a value is not allowed",

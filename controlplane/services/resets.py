@@ -24,7 +24,7 @@ from controlplane.services.auth import (
     owner_caller,
     token_owner,
 )
-from controlplane.services.caller import Caller, system_caller
+from controlplane.services.caller import Caller, client_bucket, system_caller
 from controlplane.services.secrets_hash import hash_password, hash_token, new_secret, token_matches
 from controlplane.services.tokens import split_opaque
 
@@ -64,7 +64,7 @@ def request_reset(
     """Email a single-use reset token when the account exists (the answer never says whether it does);
     earlier tokens of the account stop working."""
     email_key = normalized_email(email)
-    retry_after = limiter.hit(f"reset:ip:{meta.ip}", policy.login_limit_ip, policy.login_window)
+    retry_after = limiter.hit(f"reset:client:{client_bucket(meta.ip)}", policy.login_limit_ip, policy.login_window)
     if retry_after is not None:
         raise RateLimited("too many reset requests; try again later", retry_after=retry_after)
     with session_scope(engine, ANONYMOUS) as session:

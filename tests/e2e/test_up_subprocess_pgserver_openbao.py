@@ -12,7 +12,7 @@ import psutil
 import psycopg
 
 from controlplane.drivers.vault import VaultStore
-from controlplane.util.net import free_port, wait_for
+from controlplane.util.net import wait_for
 from tests.e2e.upflow import controlplane_up, ready
 
 
@@ -39,17 +39,15 @@ def processes_using(data_dir: Path) -> list[str]:
 
 def test_up_with_the_demo_cluster_is_ready_keeps_data_across_restarts_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    port = free_port()
 
-    with controlplane_up(data_dir, port) as process:
-        body = wait_for(lambda: ready(port), timeout=120, what="/readyz to report ready")
+    with controlplane_up(data_dir) as up:
+        body = wait_for(lambda: ready(up.port), timeout=120, what="/readyz to report ready")
         components = body["components"]
         # anonymous callers see each component's status, never its version or address
         assert components["postgresql"] == {"status": "ok", "required": True}
         assert components["vault"] == {"status": "ok", "required": True}
         assert components["pvesim"]["status"] == "ok" and set(components["pvesim"]) <= {"status", "required"}
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        assert httpx.get(f"{up.url}/healthz").json() == {"status": "ok"}
         assert (data_dir / "openbao" / "init.json").stat().st_mode & 0o777 == 0o600
 
         socket_dir = postgres_socket_dir(data_dir)
@@ -57,12 +55,12 @@ def test_up_with_the_demo_cluster_is_ready_keeps_data_across_restarts_and_stops_
             conn.execute("INSERT INTO tenants (name) VALUES ('survivor')")
         vault_of(data_dir).write("controlplane/test/persist", {"value": "kept"})
 
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        up.process.send_signal(signal.SIGINT)
+        assert up.process.wait(timeout=60) == 0
     assert processes_using(data_dir) == []
 
-    with controlplane_up(data_dir, port):
-        wait_for(lambda: ready(port), timeout=120, what="/readyz after a restart")
+    with controlplane_up(data_dir) as up:
+        wait_for(lambda: ready(up.port), timeout=120, what="/readyz after a restart")
         socket_dir = postgres_socket_dir(data_dir)
         with psycopg.connect(f"postgresql://controlplane_owner@/controlplane?host={socket_dir}") as conn:
             assert conn.execute("SELECT name FROM tenants").fetchall() == [("survivor",)]

@@ -33,7 +33,8 @@ def _conflict(resp: Any, detail: str, field: str | None) -> None:
     assert not DATABASE_WORDS.search(body["detail"]), body
 
 
-def test_duplicates_name_the_field_and_value(world: World) -> None:
+def test_duplicates_name_the_field_and_value(module_world: World) -> None:
+    world = module_world
     member = world.acme.member
     assert member.post("/api/v1/vms", json=world.vm_doc("web-1")).status_code == 201
     _conflict(member.post("/api/v1/vms", json=world.vm_doc("web-1")),
@@ -55,15 +56,17 @@ def test_duplicates_name_the_field_and_value(world: World) -> None:
               "user_id: the user is already a member of this project", "user_id")
 
 
-def test_deleting_a_tenant_in_use_says_what_uses_it(world: World) -> None:
+def test_deleting_a_tenant_in_use_says_what_uses_it(module_world: World) -> None:
+    world = module_world
     assert world.globex.member.post("/api/v1/vms", json=world.vm_doc("db-1")).status_code == 201
     resp = world.admin.delete(f"/api/v1/tenants/{world.globex.id}")
     _conflict(resp, "the tenant is still used by virtual machines; delete those first", None)
     assert world.admin.get(f"/api/v1/tenants/{world.globex.id}").status_code == 200
 
 
-def test_a_missing_reference_names_the_field(world: World) -> None:
+def test_a_missing_reference_names_the_field(module_world: World) -> None:
     """A row pointing at a cluster that does not exist (written past the services) names ``cluster``."""
+    world = module_world
     g = t.virtual_machines
     with pytest.raises(InvalidInput) as caught, translated(), \
             session_scope(world.api.engine, RequestContext(role="admin")) as session:
@@ -72,3 +75,12 @@ def test_a_missing_reference_names_the_field(world: World) -> None:
             labels={}, spec={}, finalizers=[],
         ))
     assert (caught.value.message, caught.value.field) == ("cluster: no such cluster", "cluster")
+
+
+def test_a_refused_value_names_the_field(module_world: World) -> None:
+    """A check constraint refusing a value (written past the services) names the request's field."""
+    world = module_world
+    with pytest.raises(InvalidInput) as caught, translated(), \
+            session_scope(world.api.engine, RequestContext(role="admin")) as session:
+        session.execute(sa.insert(t.projects).values(tenant_id=world.acme.id, name="lab", quota_vcpus=-1))
+    assert (caught.value.message, caught.value.field) == ("quota.vcpus: the value is not allowed", "quota.vcpus")

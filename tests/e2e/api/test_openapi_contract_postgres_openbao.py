@@ -19,10 +19,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from controlplane.drivers.vault import VaultStore
 from controlplane.models.records import Error, Readiness
-from tests.fixtures.api import World, build_api, build_world
-from tests.fixtures.postgres import create_database
+from tests.fixtures.api import World
 
 PUBLIC = {"healthz", "readyz", "login", "refreshToken", "requestPasswordReset", "confirmPasswordReset",
           "describePasswordReset"}
@@ -38,17 +36,8 @@ ERROR_REF = "#/components/schemas/Error"
 
 
 @pytest.fixture(scope="module")
-def contract_world(pg_server: Any, pg_template: str, vault_server: Any, pvesim: Any) -> Iterator[World]:
-    database = create_database(pg_server, pg_template)
-    api = build_api(database, VaultStore(vault_server.addr, vault_server.token))
-    world = build_world(api, pvesim)
-    yield world
-    api.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def document(contract_world: World) -> dict[str, Any]:
-    resp = contract_world.api.client().get("/openapi.json")
+def document(module_world: World) -> dict[str, Any]:
+    resp = module_world.api.client().get("/openapi.json")
     assert resp.status_code == 200
     return resp.json()
 
@@ -144,8 +133,8 @@ def _expect(resp: Any, status: int, op: dict[str, Any], what: str) -> None:
     Error.model_validate(resp.json())
 
 
-def test_the_server_sends_what_is_declared(document: dict[str, Any], contract_world: World) -> None:
-    world = contract_world
+def test_the_server_sends_what_is_declared(document: dict[str, Any], module_world: World) -> None:
+    world = module_world
     anonymous = world.api.client()
     created = world.admin.post("/api/v1/api-keys", json={"name": "reader", "scopes": ["read"]})
     assert created.status_code == 201, created.text

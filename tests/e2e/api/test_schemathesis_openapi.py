@@ -1,7 +1,8 @@
 """Property-based tests of the whole ``/api/v1`` surface with schemathesis, from ``/openapi.json``.
 
 Requests are generated from the schema and sent with valid credentials (an admin, and a plain user) to
-the app on real PostgreSQL and OpenBao; no response may be a 5xx or violate the documented schema.
+the app on real PostgreSQL and OpenBao; no response may be a 5xx, have a status the document does not
+declare for its operation, or violate the documented schema.
 Runs are bounded (a few examples per operation, no Hypothesis database); cluster registration is
 pointed at a closed loopback port, so no generated host name is ever contacted.
 
@@ -14,23 +15,29 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from controlplane.drivers.vault import VaultStore
 from controlplane.util.net import free_port
 from tests.fixtures.api import PASSWORD, World, build_api, build_world
 from tests.fixtures.postgres import create_database
 
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
 MAX_EXAMPLES = 15
 LOOPBACK_ENDPOINT = f"https://127.0.0.1:{free_port()}"
+EMAILS = {"admin": "admin@example.test", "user": "member@acme.test"}
+SIGN_OUT = "POST /api/v1/auth/logout"
 
 
 @pytest.fixture(scope="module")
@@ -48,20 +55,25 @@ def api_schema(st_world: World) -> Any:
     return schemathesis.openapi.from_asgi("/openapi.json", st_world.api.app)
 
 
-@pytest.fixture(scope="module")
+def _login(world: World, email: str) -> str:
+    resp = world.api.client().post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["access_token"])
+
+
+@pytest.fixture
 def tokens(st_world: World) -> dict[str, str]:
-    out = {}
-    for role, email in (("admin", "admin@example.test"), ("user", "member@acme.test")):
-        resp = st_world.api.client().post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        out[role] = resp.json()["access_token"]
+    """Fresh credentials for each test (a generated logout ends the caller's logins)."""
+    out = {role: _login(st_world, email) for role, email in EMAILS.items()}
     key = st_world.api.client(out["user"]).post("/api/v1/api-keys", json={"name": "schemathesis"})
     assert key.status_code == 201, key.text
     out["api_key"] = key.json()["key"]
     return out
 
 
-def _exercise(schema: Any, token: str) -> list[str]:
-    """Run every operation's generated cases; return one line per failing operation."""
+def _exercise(schema: Any, token: str, fresh: Callable[[], str]) -> list[str]:
+    """Run every operation's generated cases; return one line per failing operation. Each logout gets a
+    ``fresh`` token of its own, so the operations after it still run signed in."""
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -72,7 +84,8 @@ def _exercise(schema: Any, token: str) -> list[str]:
         def run(case: Any) -> None:
             if case.operation.label == "POST /api/v1/clusters" and isinstance(case.body, dict):
                 case.body["endpoint"] = LOOPBACK_ENDPOINT  # tests reach loopback addresses only
-            case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+            bearer = fresh() if case.operation.label == SIGN_OUT else token
+            case.call_and_validate(headers={"Authorization": f"Bearer {bearer}"}, checks=CHECKS)
 
         try:
             run()
@@ -82,8 +95,8 @@ def _exercise(schema: Any, token: str) -> list[str]:
 
 
 @pytest.mark.parametrize("role", ["admin", "user"])
-def test_no_5xx_and_no_schema_violation(api_schema: Any, tokens: dict[str, str], role: str) -> None:
-    failures = _exercise(api_schema, tokens[role])
+def test_no_5xx_and_no_schema_violation(st_world: World, api_schema: Any, tokens: dict[str, str], role: str) -> None:
+    failures = _exercise(api_schema, tokens[role], lambda: _login(st_world, EMAILS[role]))
     assert not failures, "\n\n".join(failures)
 
 

@@ -3,15 +3,16 @@
 
 The generator must print no warning. The client runs with ``raise_on_unexpected_status``, so a status the
 document does not declare fails the test; every response (errors included) must parse to its typed model:
-login (and a 401 for a bad password), create (a 409 for the same name, a 422 naming the field), Ready,
-PATCH with If-Match (and a 412 with a stale one), a power action, the runs and a run's log, delete, then 404.
-A typo in a spec field is an error in the typed client itself. Real uvicorn, PostgreSQL, OpenBao,
-OpenTofu + bpg/proxmox, pvesim and a worker.
+login (and a 401 for a bad password), a 403 for what the user may not do, create (a 409 for the same name,
+a 422 naming the field), Ready, PATCH with If-Match (and a 412 with a stale one), a power action, the runs
+and a run's log, delete, then 404. A typo in a spec field is an error in the typed client itself. Real
+uvicorn, PostgreSQL, OpenBao, OpenTofu + bpg/proxmox, pvesim and a worker.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import subprocess
 import sys
@@ -98,6 +99,12 @@ def test_a_vm_life_through_the_generated_client(database, vault, toolchain, pves
                                                                              password=PASSWORD)),
                     HTTPStatus.OK, m.TokenPair)
     client = cp.AuthenticatedClient(base_url=url, token=tokens.access_token, raise_on_unexpected_status=True)
+    # the security scheme reached the generator: protected calls take only an authenticated client
+    assert inspect.signature(get_vm.sync_detailed).parameters["client"].annotation is cp.AuthenticatedClient
+    assert inspect.signature(login.sync_detailed).parameters["client"].annotation == cp.AuthenticatedClient | cp.Client
+    denied = expect(module(cp, "api.tenants.create_tenant").sync_detailed(client=client, body=m.TenantCreate(
+        name="mine")), HTTPStatus.FORBIDDEN, m.Error)
+    assert denied.detail
 
     with pytest.raises(TypeError):
         m.Spec(cluster="demo", image="debian-12", corez=2)  # a typo is the client's error, before any request

@@ -82,6 +82,7 @@ class Browsing:
     def __init__(self, browser: Browser, stack: Stack, shots: Path, test_name: str) -> None:
         self.browser, self.stack, self.shots, self.test_name = browser, stack, shots, test_name
         self.contexts: list[Any] = []
+        self.refused: list[str] = []
 
     def page(self, size: dict[str, int] = DESKTOP) -> Page:
         """A new page in a new context (no cookies) at ``size``."""
@@ -90,8 +91,14 @@ class Browsing:
         context.set_default_timeout(30_000)
         self.contexts.append(context)
         page = context.new_page()
-        page.on("console", lambda msg: msg.type == "error" and print(f"console error: {msg.text}"))
+        page.on("console", self._console)
         return page
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            print(f"console error: {message.text}")
+            if "Content Security Policy" in message.text or "Refused to" in message.text:
+                self.refused.append(message.text)
 
     def shot(self, page: Page, name: str) -> Path:
         """Save a full-page screenshot under the test's output folder."""
@@ -112,3 +119,4 @@ def browsing(browser: Browser, stack: Stack, shots: Path, request: pytest.Fixtur
     session = Browsing(browser, stack, shots, request.node.name)
     yield session
     session.close()
+    assert not session.refused, f"the Content-Security-Policy refused something: {session.refused}"

@@ -16,12 +16,9 @@ import pytest
 
 from controlplane.pvesim import Simulator
 from tests.fixtures.pvesim import SimClient
-from tests.fixtures.toolchain import Toolchain
+from tests.fixtures.toolchain import Toolchain, pinned_versions
 
-VERSIONS = dict(
-    line.split("=", 1) for line in (Path(__file__).parents[3] / "tools" / "versions.env").read_text().splitlines()
-    if line and not line.startswith("#")
-)
+VERSIONS = pinned_versions()
 TEMPLATE = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
 
 

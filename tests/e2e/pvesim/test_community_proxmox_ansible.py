@@ -10,8 +10,6 @@ without ``want_facts``. Credentials travel in the environment only; every Ansibl
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import yaml
 
 from controlplane.pvesim import Simulator
 from tests.fixtures.pvesim import SimClient
+from tests.integration.ansible.runner import ansible_env, run
 
 BIN = Path(sys.executable).parent
 PYTHON = str(BIN / "python")
@@ -28,14 +27,12 @@ STEPS = ("present", "present", "started", "started", "stopped", "absent", "absen
 EXPECT_CHANGED = (True, False, True, False, True, True, False)
 
 
-def ansible_env(sim: Simulator, tmp: Path) -> dict[str, str]:
+def community_env(sim: Simulator, tmp: Path) -> dict[str, str]:
     """Environment for an Ansible subprocess: hermetic settings plus the simulator's address and token."""
     home = tmp / "home"
     home.mkdir(exist_ok=True)
     (tmp / "ansible.cfg").write_text("[defaults]\n")
-    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update(
+    return ansible_env(
         HOME=str(home),
         ANSIBLE_CONFIG=str(tmp / "ansible.cfg"),
         ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
@@ -43,8 +40,6 @@ def ansible_env(sim: Simulator, tmp: Path) -> dict[str, str]:
         ANSIBLE_INVENTORY_ENABLED="community.proxmox.proxmox,ansible.builtin.ini,ansible.builtin.host_list",
         ANSIBLE_RETRY_FILES_ENABLED="false",
         ANSIBLE_HOST_KEY_CHECKING="false",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_DEPRECATION_WARNINGS="false",
         ANSIBLE_LOCALHOST_WARNING="false",
         ANSIBLE_INVENTORY_UNPARSED_FAILED="true",  # a plugin error must fail the run, not empty the inventory
@@ -62,16 +57,6 @@ def ansible_env(sim: Simulator, tmp: Path) -> dict[str, str]:
         PROXMOX_TOKEN_SECRET=sim.token_secret,
         PROXMOX_VALIDATE_CERTS="true",
     )
-    return env
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run an Ansible executable of the virtualenv; fail with its output if it exits non-zero."""
-    proc = subprocess.run(
-        [str(BIN / args[0]), *args[1:]], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
-    assert proc.returncode == 0, f"{args[0]} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def api_get(name: str, path: str, register: str) -> dict[str, Any]:
@@ -129,7 +114,7 @@ def run_lifecycle(sim: Simulator, tmp: Path, module: str, args: dict[str, Any], 
     kind = "qemu" if module.endswith("_kvm") else "lxc"
     config_path = f"/nodes/{args['node']}/{kind}/{vmid}/config"
     playbook.write_text(yaml.safe_dump(lifecycle_playbook(module, args, config_path, results), sort_keys=False))
-    run(["ansible-playbook", "-i", "localhost,", str(playbook)], ansible_env(sim, tmp), tmp)
+    run("ansible-playbook", "-i", "localhost,", str(playbook), env=community_env(sim, tmp), cwd=tmp)
     records: list[dict[str, Any]] = json.loads(results.read_text())
     assert len(records) == len(STEPS)
     return records
@@ -238,14 +223,14 @@ def inventory_list(sim: Simulator, tmp: Path, want_facts: bool, password: bool =
         "want_facts": want_facts,
         **extra,
     }
-    env = ansible_env(sim, tmp)
+    env = community_env(sim, tmp)
     if password:
         env["PROXMOX_PASSWORD"] = sim.password
         del env["PROXMOX_TOKEN_SECRET"]
     else:
         options["token_id"] = sim.token_name
     source.write_text(yaml.safe_dump(options))
-    proc = run(["ansible-inventory", "-i", str(source), "--list"], env, tmp)
+    proc = run("ansible-inventory", "-i", str(source), "--list", env=env, cwd=tmp)
     listing: dict[str, Any] = json.loads(proc.stdout, object_hook=unwrap_unsafe)
     return listing
 
@@ -389,9 +374,9 @@ def test_modules_update_options_and_forced_delete_with_ticket(pvesim_factory: An
         }
     ]
     (tmp_path / "site.yml").write_text(yaml.safe_dump(play, sort_keys=False))
-    env = ansible_env(sim, tmp_path)
+    env = community_env(sim, tmp_path)
     env["PROXMOX_PASSWORD"] = sim.password  # the modules prefer it to the token (which ``uri`` keeps using)
-    run(["ansible-playbook", "-i", "localhost,", str(tmp_path / "site.yml")], env, tmp_path)
+    run("ansible-playbook", "-i", "localhost,", str(tmp_path / "site.yml"), env=env, cwd=tmp_path)
     outcome = json.loads(results.read_text())
     assert [r["changed"] for r in outcome] == [True] * 6, outcome
     assert outcome[5]["msg"] == "VM 410 removed.", outcome[5]

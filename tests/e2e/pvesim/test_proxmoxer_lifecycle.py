@@ -6,27 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from proxmoxer import ProxmoxAPI
 from proxmoxer.core import ResourceException
 
-from controlplane.pvesim import Simulator
 from controlplane.util.net import wait_for
-from tests.fixtures.pvesim import wait_task
-
-
-def _token_client(sim: Simulator) -> ProxmoxAPI:
-    return ProxmoxAPI(
-        "127.0.0.1",
-        port=sim.port,
-        user="root@pam",
-        token_name=sim.token_name,
-        token_value=sim.token_secret,
-        verify_ssl=sim.ca_file,
-    )
-
-
-def _password_client(sim: Simulator) -> ProxmoxAPI:
-    return ProxmoxAPI("127.0.0.1", port=sim.port, user="root@pam", password=sim.password, verify_ssl=sim.ca_file)
+from tests.fixtures.pvesim import proxmox_client, wait_task
 
 
 def _ok(px: Any, node: str, upid: str) -> None:
@@ -41,7 +24,7 @@ def _status(px: Any, node: str, kind: str, vmid: int) -> str:
 @pytest.mark.parametrize("auth", ["token", "ticket"])
 def test_vm_lifecycle(pvesim_factory: Any, auth: str) -> None:
     sim = pvesim_factory(nodes=2, task_seconds=0.2)
-    px = _token_client(sim) if auth == "token" else _password_client(sim)
+    px = proxmox_client(sim, password=auth != "token")
     node = px.nodes("pve1")
     vmid = int(px.cluster.nextid.get())
     _ok(
@@ -107,7 +90,7 @@ def test_vm_lifecycle(pvesim_factory: Any, auth: str) -> None:
 @pytest.mark.parametrize("auth", ["token", "ticket"])
 def test_container_lifecycle(pvesim_factory: Any, auth: str) -> None:
     sim = pvesim_factory(nodes=1)
-    px = _token_client(sim) if auth == "token" else _password_client(sim)
+    px = proxmox_client(sim, password=auth != "token")
     node = px.nodes("pve1")
     template = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
     assert template in [c["volid"] for c in node.storage("local").content.get(content="vztmpl")]
@@ -136,7 +119,7 @@ def test_container_lifecycle(pvesim_factory: Any, auth: str) -> None:
     assert node.lxc(200).config.get()["memory"] == 1024
     _ok(px, "pve1", node.lxc(200).status.start.post())
     assert _status(px, "pve1", "lxc", 200) == "running"
-    ifaces = wait_for(lambda: node.lxc(200).interfaces.get(), timeout=10, what="interfaces")
+    ifaces = wait_for(lambda: node.lxc(200).interfaces.get(), timeout=60, what="interfaces")
     eth0 = next(i for i in ifaces if i["name"] == "eth0")
     assert eth0["hwaddr"] and eth0["inet"].endswith("/24")
     _ok(px, "pve1", node.lxc(200).status.stop.post())

@@ -68,7 +68,7 @@ def test_vm_with_configure_becomes_configured(database, vault, toolchain, pvesim
         assert "cpalice:" in (ssh_host.etc / "passwd").read_text()
         assert ssh_host.in_namespace("hostname").strip() == "web-1"
         run = wait_for(lambda: next((r for r in reversed(product.runs(vm)) if r["summary"].get("configure")
-                                     and r["state"] != "running"), None), timeout=30, what="the run to end")
+                                     and r["state"] != "running"), None), timeout=120, what="the run to end")
         assert run["state"] == "succeeded" and run["summary"]["configure"]["status"] == "successful"
         log = product.log(run)
         ansible = [line["line"] for line in log if line["stream"] == "ansible"]
@@ -100,10 +100,10 @@ def test_vm_with_configure_becomes_configured(database, vault, toolchain, pvesim
         seen = failed["status"].get("observed_at")
         for _ in range(3):  # three more observations of the cluster, and no new run
             seen = product.wait(vm, lambda d, s=seen: d["status"].get("observed_at") not in (None, s),
-                                "another observation", timeout=30)["status"]["observed_at"]
+                                "another observation", timeout=120)["status"]["observed_at"]
         assert len(product.runs(vm)) == runs_after_failure
 
         generation = _patch_vars(product, vm, {**base, "baseline_users": [alice, {**alice, "name": "cpbob"}]})
         _configured(product, vm, generation=generation)
         assert "cpbob:" in (ssh_host.etc / "passwd").read_text()
-    wait_for(lambda: not list(work.iterdir()), timeout=5, what="no run directory left")
+    wait_for(lambda: not list(work.iterdir()), timeout=60, what="no run directory left")

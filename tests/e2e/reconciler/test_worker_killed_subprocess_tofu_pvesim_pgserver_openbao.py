@@ -20,7 +20,6 @@ from tests.integration.reconciler.harness import (
     create_guest,
     log_of,
     make_world,
-    proxmox,
     runs_of,
     wait_ready,
 )
@@ -43,7 +42,7 @@ def test_killed_during_apply_is_finished_by_another_worker(database, vault_serve
     proc = subprocess.Popen(
         [sys.executable, "-m", "controlplane.cli", "worker", "--concurrency", "1", "--poll-interval", "0.3",
          "--lease-ttl", "3", "--resync-interval", "30"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
         vm_id = create_guest(world, VM, "survivor")
@@ -58,8 +57,8 @@ def test_killed_during_apply_is_finished_by_another_worker(database, vault_serve
             proc.wait()
     with world.worker(concurrency=1, lease_ttl=3.0):
         row = wait_ready(world, VM, vm_id, timeout=180)
-    named = [g for g in proxmox(sim).cluster.resources.get(type="vm") if g.get("name") == "survivor"]
-    assert len(named) == 1 and named[0]["vmid"] == row["status"]["vmid"], named
+    named = [(g.vmid, g.kind) for g in list(sim.state.guests.values()) if g.name == "survivor"]
+    assert named == [(row["status"]["vmid"], "qemu")], f"not exactly one guest in Proxmox: {named}"
     runs = runs_of(world, vm_id)
     assert runs[0]["state"] == "failed" and "worker lost" in runs[0]["error"], runs[0]
     assert runs[-1]["state"] == "succeeded"

@@ -73,6 +73,7 @@ def test_read_only_key_cannot_write_and_expired_key_is_refused(world: World) -> 
     client = world.api.client(ro)
     assert client.get("/api/v1/vms").status_code == 200
     assert client.post("/api/v1/vms", json=world.vm_doc("nope")).status_code == 403
+    assert world.acme.member.get("/api/v1/vms").json()["items"] == [], "a refused create left a guest"
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     assert world.acme.member.post("/api/v1/api-keys", json={"name": "x", "expires_at": past}).status_code == 422
 

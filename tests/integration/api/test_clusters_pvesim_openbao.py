@@ -14,7 +14,7 @@ from controlplane.drivers.proxmox_probe import probe
 from controlplane.drivers.vault import VaultStore
 from controlplane.errors import PermanentError, TemporaryError
 from controlplane.services.bootstrap import has_clusters, register_cluster
-from controlplane.util.net import free_port
+from controlplane.util.net import refused_port
 from tests.fixtures.api import Api, World, seed_user
 
 
@@ -31,8 +31,8 @@ def test_probe_errors_are_ours(pvesim: Any) -> None:
     assert refused.value.field == "token_secret"
     with pytest.raises(PermanentError):  # the simulator's certificate is not in the system trust store
         probe_cluster(pvesim.url, pvesim.token_id, pvesim.token_secret, verify=True)
-    with pytest.raises(TemporaryError):
-        probe_cluster(f"https://127.0.0.1:{free_port()}", pvesim.token_id, pvesim.token_secret, timeout=2)
+    with refused_port() as port, pytest.raises(TemporaryError):
+        probe_cluster(f"https://127.0.0.1:{port}", pvesim.token_id, pvesim.token_secret, timeout=2)
 
 
 def test_registration_keeps_the_secret_in_vault_only(world: World, pvesim: Any, vault: VaultStore,

@@ -4,11 +4,17 @@ OpenBao. Each test performs the attack with a token issued before the change."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.fixtures.api import PASSWORD, Api, seed_user
+from controlplane.api.app import create_app
+from controlplane.api.deps import AppDeps
+from controlplane.db.engine import create_engine
+from controlplane.drivers.vault import VaultStore
+from controlplane.util.net import free_port
+from tests.fixtures.api import PASSWORD, Api, api_settings, seed_user
 
 
 def _login(api: Api, email: str, password: str = PASSWORD) -> dict[str, Any]:
@@ -118,3 +124,14 @@ def test_token_and_key_responses_are_not_cached(api: Api) -> None:
     assert refreshed.status_code == 200 and refreshed.headers["cache-control"] == "no-store"
     key = api.client(refreshed.json()["access_token"]).post("/api/v1/api-keys", json={"name": "ci"})
     assert key.status_code == 201 and key.headers["cache-control"] == "no-store"
+
+
+def test_a_database_outage_during_the_check_is_503_not_500(vault: VaultStore) -> None:
+    engine = create_engine(f"postgresql://nobody@127.0.0.1:{free_port()}/none", pool_size=1)
+    app = create_app(AppDeps(settings=api_settings(), app_engine=engine, vault=vault))
+    token = app.state.runtime.issuer.issue(uuid.uuid4(), None, "admin", "a@example.test")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for credential in (token, "cp_abcdef_0123456789"):
+            resp = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {credential}"})
+            assert resp.status_code == 503, resp.text
+    engine.dispose()

@@ -20,7 +20,7 @@ from controlplane.api.ratelimit import RedisLimiter
 from controlplane.db.embedded import DatabaseUrls
 from controlplane.drivers.vault import VaultStore
 from controlplane.services.resets import CONFIRM_API_PATH, RESET_LINK_PATH
-from controlplane.util.net import free_port, wait_for
+from controlplane.util.net import start_on_free_port, wait_for
 from tests.fixtures.api import PASSWORD, Api, build_api, seed_user
 
 NEW_PASSWORD = "another long passphrase"
@@ -40,10 +40,13 @@ class Inbox:
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, Inbox]]:
     inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, inbox
+    def start(port: int) -> Controller:
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        return controller
+
+    controller = start_on_free_port(start)
+    yield controller.port, inbox
     controller.stop()
 
 
@@ -55,7 +58,7 @@ def mail_api(database: DatabaseUrls, vault: VaultStore, smtp: tuple[int, Inbox])
 
 
 def _token_from(inbox: Inbox) -> str:
-    wait_for(lambda: inbox.messages, timeout=10, what="reset mail")
+    wait_for(lambda: inbox.messages, timeout=60, what="reset mail")
     body = inbox.messages[-1].get_payload(decode=True).decode().replace("\r\n", "\n")
     match = re.search(r"^([0-9a-f-]{36}\.[0-9a-f]{64})$", str(body), re.M)
     assert match, body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from controlplane.api.health import check_redis
 from controlplane.config import get_settings
-from controlplane.util.net import free_port
+from controlplane.util.net import refused_port
 
 
 def test_redis_ping_through_settings(redis_url: str) -> None:
@@ -15,5 +15,6 @@ def test_redis_ping_through_settings(redis_url: str) -> None:
 
 
 def test_redis_down_is_reported() -> None:
-    result = check_redis(f"redis://127.0.0.1:{free_port()}/0")
+    with refused_port() as port:
+        result = check_redis(f"redis://127.0.0.1:{port}/0")
     assert result["status"] == "down" and result["error"]

@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from proxmoxer import ProxmoxAPI
 
 from controlplane.db.embedded import DatabaseUrls
 from controlplane.drivers.terraform import (
@@ -26,7 +25,7 @@ from controlplane.drivers.terraform import (
 )
 from controlplane.errors import PermanentError
 from controlplane.pvesim import Simulator
-from tests.fixtures.pvesim import wait_task
+from tests.fixtures.pvesim import proxmox_client, wait_task
 from tests.fixtures.toolchain import Toolchain
 
 TEMPLATE = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
@@ -44,10 +43,7 @@ def credentials(sim: Simulator) -> ProxmoxCredentials:
     return ProxmoxCredentials(endpoint=sim.url, api_token=f"{sim.token_id}={sim.token_secret}", ca_file=sim.ca_file)
 
 
-def proxmox(sim: Simulator) -> Any:
-    """A proxmoxer client, the way the control plane's power actions reach Proxmox."""
-    return ProxmoxAPI("127.0.0.1", port=sim.port, user="root@pam", token_name=sim.token_name,
-                      token_value=sim.token_secret, verify_ssl=sim.ca_file)
+proxmox = proxmox_client
 
 
 def set_power(sim: Simulator, kind: str, node: str, vmid: int, action: str) -> None:

@@ -109,7 +109,7 @@ def test_worker_killed_mid_apply_leaves_state_and_lock_recoverable(
     thread, box = in_thread(lambda: driver.converge(vm(6100), "qemu-6100", credentials(sim),
                                                     on_event=watcher.on_event, control=control))
     assert watcher.applying.wait(60), "apply never started"
-    wait_for(lambda: 6100 in sim.state.guests, timeout=10, what="the VM to exist in Proxmox")
+    wait_for(lambda: 6100 in sim.state.guests, timeout=120, what="the VM to exist in Proxmox")
     os.kill(watcher.pid, signal.SIGKILL)  # the worker's tofu dies without a chance to save or unlock
     thread.join(timeout=60)
     assert isinstance(box.get("error"), TemporaryError), box
@@ -118,7 +118,7 @@ def test_worker_killed_mid_apply_leaves_state_and_lock_recoverable(
     # needed. The VM exists in Proxmox but not in the state; once its create task has finished (the
     # reconciler retries a TemporaryError with backoff), the next run takes it over: bpg treats "already
     # exists" on create as done, so there is still exactly one VM 6100.
-    wait_for(lambda: not sim.state.guests[6100].lock, timeout=30, what="the create task to finish")
+    wait_for(lambda: not sim.state.guests[6100].lock, timeout=120, what="the create task to finish")
     recovered = driver.converge(vm(6100), "qemu-6100", credentials(sim))
     assert recovered.outputs["vm_id"] == 6100
     assert recovered.outputs["mac_address"] in sim.state.guests[6100].config["net0"]

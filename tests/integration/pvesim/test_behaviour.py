@@ -21,7 +21,7 @@ def _task(client: SimClient, node: str, upid: str) -> dict[str, Any]:
 
 def _done(client: SimClient, node: str, upid: str) -> dict[str, Any]:
     return wait_for(
-        lambda: (s := _task(client, node, upid))["status"] == "stopped" and s, timeout=10, interval=0.02, what=upid
+        lambda: (s := _task(client, node, upid))["status"] == "stopped" and s, timeout=60, interval=0.02, what=upid
     )
 
 

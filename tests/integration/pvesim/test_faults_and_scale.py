@@ -91,7 +91,7 @@ def test_state_file_save_and_load(pvesim_factory: Any, tmp_path: Path) -> None:
     c.data("POST", "/pools", data={"poolid": "keep"})
     wait_for(
         lambda: path.exists() and any(g["vmid"] == 700 for g in json.loads(path.read_text())["guests"]),
-        timeout=10,
+        timeout=60,
         what="state file written",
     )
     sim.stop()
@@ -135,6 +135,7 @@ def test_cli_subprocess(tmp_path: Path) -> None:
         ],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=tmp_path,
     )
     try:
         assert proc.stdout is not None

@@ -20,20 +20,21 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
 from controlplane.db.engine import create_app_engine
-from controlplane.drivers.terraform import TerraformRunner
 from controlplane.models import tables as t
 from controlplane.pvesim import Simulator
-from controlplane.reconciler.backoff import Backoff
 from controlplane.reconciler.context import RunContext
 from controlplane.reconciler.kinds import KINDS
-from controlplane.reconciler.runtime import state_backend_url
 from controlplane.reconciler.store import FINALIZER, system_tx
 from controlplane.reconciler.terraform_run import TerraformSetup
 from controlplane.reconciler.worker import Worker, WorkerConfig, make_holder
 from controlplane.util.net import wait_for
+from tests.fixtures.conditions import condition
+from tests.fixtures.pvesim import proxmox_client
+from tests.fixtures.reconciler import terraform_setup, worker_pace
 
 VM = "VirtualMachine"
 CT = "Container"
+proxmox = proxmox_client  # a proxmoxer client on the simulator, to look at what the reconciler did
 
 
 @dataclass
@@ -57,11 +58,7 @@ class World:
     @contextmanager
     def worker(self, concurrency: int = 2, **config: Any) -> Iterator[Worker]:
         """A running in-process worker, stopped afterwards."""
-        config.setdefault("poll_interval", 0.3)
-        config.setdefault("resync_interval", 1.0)
-        config.setdefault("lease_ttl", 20.0)
-        config.setdefault("backoff", Backoff(base=0.5, cap=4.0))
-        worker = Worker(self.context(), WorkerConfig(concurrency=concurrency, **config)).start()
+        worker = Worker(self.context(), WorkerConfig(concurrency=concurrency, **worker_pace(**config))).start()
         try:
             yield worker
         finally:
@@ -81,9 +78,7 @@ def register_cluster(engine: Engine, vault: Any, sim: Simulator, name: str = "de
 def make_world(database: Any, vault: Any, toolchain: Any, sim: Simulator, tmp_path: Path) -> World:
     """Engine, cluster, tenant and project for one test."""
     engine = create_app_engine(database.app, database.owner, pool_size=10)
-    runner = TerraformRunner(binary=str(toolchain.tofu), pg_conn_str=state_backend_url(database.owner),
-                             cli_config=toolchain.cli_config, plugin_cache_dir=toolchain.plugin_cache)
-    setup = TerraformSetup(runner=runner, run_root=tmp_path / "runs", timeout=300)
+    setup = terraform_setup(toolchain, database.owner, tmp_path / "runs")
     cluster_id = register_cluster(engine, vault, sim)
     with system_tx(engine) as conn:
         tenant = conn.execute(sa.insert(t.tenants).values(name="acme").returning(t.tenants.c.id)).scalar_one()
@@ -143,11 +138,6 @@ def guest(world: World, kind: str, guest_id: UUID) -> dict[str, Any] | None:
     return dict(found) if found else None
 
 
-def condition(row: dict[str, Any], type_: str) -> dict[str, Any]:
-    """One condition of a guest row ({} when absent)."""
-    return next((c for c in row["conditions"] if c["type"] == type_), {})
-
-
 def wait_ready(world: World, kind: str, guest_id: UUID, *, generation: int | None = None,
                timeout: float = 120.0) -> dict[str, Any]:
     """Wait until the guest is Ready at ``generation`` (default: its current one)."""
@@ -192,14 +182,6 @@ def act(world: World, kind: str, guest_id: UUID, action: str) -> None:
                 spec=g.c.spec.op("||")(sa.func.jsonb_build_object("power", power)), **_bumped(g, generation=True)))
         conn.execute(sa.insert(t.guest_actions).values(
             tenant_id=world.tenant_id, target_kind=kind, target_id=guest_id, action=action))
-
-
-def proxmox(sim: Simulator) -> Any:
-    """A proxmoxer client on the simulator (to look at what the reconciler did)."""
-    from proxmoxer import ProxmoxAPI
-
-    return ProxmoxAPI("127.0.0.1", port=sim.port, user="root@pam", token_name=sim.token_name,
-                      token_value=sim.token_secret, verify_ssl=sim.ca_file)
 
 
 def workspaces(world: World) -> set[str]:

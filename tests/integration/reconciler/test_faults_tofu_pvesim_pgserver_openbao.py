@@ -46,11 +46,11 @@ def test_permanent_error_stops_and_says_why(database, vault, toolchain, pvesim_f
     ct_id = create_guest(world, CT, "bad-image", image="no-such-image")
     with world.worker(concurrency=1) as worker:
         row = wait_for(lambda: (r := guest(world, CT, ct_id)) and condition(r, "Ready").get("reason") == "Failed"
-                       and r, timeout=30, what="the permanent failure to show")
+                       and r, timeout=180, what="the permanent failure to show")
         assert "unknown container image" in condition(row, "Ready")["message"]
         assert row["status"]["stalled_generation"] == 1
         seen = len(worker.resyncs)
-        wait_for(lambda: len(worker.resyncs) >= seen + 2, timeout=30, what="two more resyncs")
+        wait_for(lambda: len(worker.resyncs) >= seen + 2, timeout=180, what="two more resyncs")
         assert len(runs_of(world, ct_id)) == 1, "a permanent error must not be retried"
         update_spec(world, CT, ct_id, image="debian-12")
         wait_ready(world, CT, ct_id, generation=2)

@@ -1,5 +1,6 @@
 """Life cycle of a VirtualMachine and a Container through the worker: create → Ready; cores and memory
-changed in place (same VMID, plan says update); stop and start through actions (power through proxmoxer);
+changed in place (same VMID, plan says update); stop, start, reboot and shutdown through actions (power
+through proxmoxer, each carried out as that action on Proxmox);
 delete → destroyed, workspace dropped, row gone. Real PostgreSQL, OpenBao, OpenTofu + bpg, pvesim."""
 
 from __future__ import annotations
@@ -53,7 +54,20 @@ def test_create_resize_power_delete(database, vault, toolchain, pvesim_factory, 
         act(world, kind, guest_id, "start")
         wait_ready(world, kind, guest_id, generation=4)
         assert handle.status.current.get()["status"] == "running"
-        assert wait_for(lambda: not _pending_actions(world, guest_id), timeout=10, what="actions handled")
+        assert wait_for(lambda: not _pending_actions(world, guest_id), timeout=120, what="actions handled")
+
+        # reboot and shutdown are carried out as such on Proxmox (not as stop and start)
+        actions = f"/nodes/{{node}}/{api}/{{vmid}}/status/"
+        booted = sim.state.guests[vmid].started_at
+        sim.stats.reset()
+        act(world, kind, guest_id, "reboot")
+        wait_for(lambda: not _pending_actions(world, guest_id), timeout=120, what="the reboot handled")
+        assert sim.stats.count("POST", actions + "reboot") == 1, sim.stats.snapshot()
+        assert sim.state.guests[vmid].status == "running" and sim.state.guests[vmid].started_at != booted
+        act(world, kind, guest_id, "shutdown")
+        row = wait_ready(world, kind, guest_id, generation=5)
+        assert sim.stats.count("POST", actions + "shutdown") == 1 and sim.stats.count("POST", actions + "stop") == 0
+        assert sim.state.guests[vmid].status == "stopped" and row["status"]["power"] == "stopped"
 
         assert f"{api}-{guest_id}" in workspaces(world)
         request_delete(world, kind, guest_id)

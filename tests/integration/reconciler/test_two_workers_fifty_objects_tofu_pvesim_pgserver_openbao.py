@@ -1,5 +1,6 @@
-"""Two workers (each with 2 concurrent runs) and 50 objects: all become Ready, placement spreads them, and
-the run records show that no object was ever worked on by two runs at the same time. Real PostgreSQL,
+"""Two workers (each with 2 concurrent runs) and 50 objects: all become Ready, placement spreads them, the
+run records show that no object was ever worked on by two runs at the same time, and the simulator holds
+exactly one guest per object, of the right kind, at the vmid and node its status names. Real PostgreSQL,
 OpenBao, OpenTofu + bpg, pvesim."""
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ def test_no_object_is_applied_twice_at_once(database, vault, toolchain, pvesim_f
             assert before["finished_at"] is not None and before["finished_at"] <= after["started_at"], \
                 f"two runs overlapped on {target}: {before['id']} and {after['id']}"
         assert sum(r["action"] == "create" and r["state"] == "succeeded" for r in target_runs) == 1
-    vmids = [guest(world, kind, guest_id)["status"]["vmid"] for kind, guest_id in ids]
-    assert len(set(vmids)) == 50
-    nodes = Counter(guest(world, kind, guest_id)["status"]["node"] for kind, guest_id in ids)
+    statuses = {f"g-{i:02d}": (kind, guest(world, kind, guest_id)["status"]) for i, (kind, guest_id) in enumerate(ids)}
+    in_proxmox = [g for g in list(sim.state.guests.values()) if not g.template]
+    names = Counter(g.name for g in in_proxmox)
+    assert names == Counter(list(statuses)), f"not exactly one guest per object in Proxmox: {names}"
+    for seen in in_proxmox:
+        kind, status = statuses[seen.name]
+        assert (seen.kind, seen.vmid, seen.node) == ("qemu" if kind == VM else "lxc", status["vmid"], status["node"])
+    nodes = Counter(status["node"] for _, status in statuses.values())
     assert len(nodes) == 3 and max(nodes.values()) - min(nodes.values()) <= 10, nodes

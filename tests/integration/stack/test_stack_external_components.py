@@ -58,13 +58,15 @@ def test_readyz_is_503_naming_the_component_that_is_down(tmp_path: Path, databas
 def test_db_upgrade_and_current_from_the_cli(empty_database: DatabaseUrls, tmp_path: Path) -> None:
     env = {"CONTROLPLANE_DATABASE_URL": empty_database.owner, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     command = [sys.executable, "-m", "controlplane.cli", "db"]
-    upgraded = subprocess.run([*command, "upgrade"], env=env, capture_output=True, text=True, timeout=120)
+    upgraded = subprocess.run([*command, "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
     assert upgraded.returncode == 0, upgraded.stderr
-    current = subprocess.run([*command, "current"], env=env, capture_output=True, text=True, timeout=120)
+    current = subprocess.run([*command, "current"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120)
     head = migrate.head_revision()
     assert current.returncode == 0 and f"current: {head}  head: {head}" in current.stdout
     bad = subprocess.run(
-        [*command, "current"], env={**env, "CONTROLPLANE_DATABASE_URL": "mysql://nope"}, capture_output=True,
-        text=True, timeout=60,
+        [*command, "current"], env={**env, "CONTROLPLANE_DATABASE_URL": "mysql://nope"}, cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
     )
     assert bad.returncode == 2 and "CONTROLPLANE_DATABASE_URL" in bad.stderr

@@ -8,12 +8,9 @@ from pathlib import Path
 import psycopg
 
 from controlplane.db.embedded import DatabaseUrls
-from tests.fixtures.toolchain import Toolchain
+from tests.fixtures.toolchain import Toolchain, pinned_versions
 
-VERSIONS = dict(
-    line.split("=", 1) for line in (Path(__file__).parents[3] / "tools" / "versions.env").read_text().splitlines()
-    if line and not line.startswith("#")
-)
+VERSIONS = pinned_versions()
 
 
 def lib_pq_url(url: str) -> str:

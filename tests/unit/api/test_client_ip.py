@@ -7,6 +7,7 @@ import pytest
 from controlplane.api.ratelimit import MemoryLimiter, backoff_delay
 from controlplane.config import Settings
 from controlplane.services.caller import client_address as client_ip
+from controlplane.services.caller import client_bucket
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies() -> None:
@@ -39,3 +40,10 @@ def test_backoff_doubles_after_the_free_attempts_and_is_capped() -> None:
     assert limiter.attempt("k", 2, 60, 600, 3600) is None
     limiter.reset("k")
     assert limiter.attempt("k", 2, 60, 600, 3600) is None
+
+
+def test_ipv6_clients_are_throttled_per_64_network() -> None:
+    assert client_bucket("2001:db8:1:2:aaaa::1") == client_bucket("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert client_bucket("2001:db8:1:3::1") != client_bucket("2001:db8:1:2::1")
+    assert client_bucket("127.0.0.2") == "127.0.0.2" and client_bucket("::ffff:127.0.0.2") == "127.0.0.2"
+    assert client_bucket("testclient") == "testclient"

@@ -25,6 +25,17 @@ def test_access_token_roundtrip() -> None:
     assert (caller.user_id, caller.tenant_id, caller.role, caller.email) == (user, tenant, "manager", "m@x.test")
 
 
+def test_access_token_carries_the_token_version_and_the_login() -> None:
+    issuer = TokenIssuer(KEY, ttl_seconds=60)
+    family = uuid.uuid4()
+    token = issuer.decode(issuer.issue(uuid.uuid4(), None, "admin", "a@x.test", version=7, session_id=family))
+    assert (token.version, token.session_id) == (7, family)
+    forged = jwt.encode({"iss": "controlplane", "aud": "controlplane-api", "sub": str(uuid.uuid4()), "role": "admin",
+                         "iat": 1, "exp": 2**40, "typ": "access", "email": "a", "ver": "7"}, KEY, algorithm="HS256")
+    with pytest.raises(Unauthenticated):
+        issuer.decode(forged)
+
+
 def test_tokens_signed_otherwise_expired_or_unsigned_are_refused() -> None:
     issuer = TokenIssuer(KEY, ttl_seconds=60)
     token = TokenIssuer(b"x" * 32).issue(uuid.uuid4(), None, "admin", "a@x.test")

@@ -1,0 +1,59 @@
+"""The documents a desired-state file may hold: guests (the API's own document) and, optionally, projects.
+
+A guest in a file is exactly the API's ``GuestDocument`` with ``kind`` required; a ``Project`` names its
+tenant, quota and members (by email). ``json_schema()`` is what editors use to complete and check files.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from controlplane.models.common import DnsLabel, LongText, ShortText, Strict
+from controlplane.models.guest import API_VERSION, GuestDocument, Kind
+from controlplane.models.tenancy import Quota
+
+GUEST_KINDS: tuple[str, ...] = ("VirtualMachine", "Container")
+KINDS: tuple[str, ...] = (*GUEST_KINDS, "Project")
+
+
+class GuestFile(GuestDocument):
+    """A VirtualMachine or Container as a file holds it (``kind`` is required)."""
+
+    kind: Kind  # type: ignore[assignment]
+
+
+class ProjectMetadata(Strict):
+    """The name of a project and the tenant it belongs to."""
+
+    name: DnsLabel
+    tenant: DnsLabel
+
+
+class ProjectSpec(Strict):
+    """What a project holds: a description, its quota and its members."""
+
+    description: LongText = ""
+    quota: Quota = Field(default_factory=Quota)
+    members: list[ShortText] = Field(default_factory=list, max_length=1000, description="Members by email.")
+
+
+class ProjectFile(Strict):
+    """A project as a file holds it."""
+
+    apiVersion: Literal["controlplane/v1"] = API_VERSION
+    kind: Literal["Project"]
+    metadata: ProjectMetadata
+    spec: ProjectSpec = Field(default_factory=ProjectSpec)
+
+
+MODELS: dict[str, type[BaseModel]] = {"VirtualMachine": GuestFile, "Container": GuestFile, "Project": ProjectFile}
+
+AnyDocument = Annotated[GuestFile | ProjectFile, Field(discriminator="kind")]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of one document of a desired-state file."""
+    schema = TypeAdapter(AnyDocument).json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "controlplane document", **schema}
