@@ -99,10 +99,42 @@ class Settings(BaseSettings):
     body_read_timeout: float = Field(
         30.0, gt=0, le=3600, description="Seconds a client may take to send a request body (408 after)."
     )
+    header_read_timeout: float = Field(
+        10.0, gt=0, le=3600, description="Seconds a client may take to send a request's headers (closed after)."
+    )
+    keep_alive_timeout: int = Field(5, ge=1, le=3600, description="Seconds an idle keep-alive connection stays open.")
     api_docs: bool = Field(True, description="Serve the interactive API docs at /docs (assets served locally).")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token a scraper sends to read /metrics on the HTTP port; unset: nobody can."
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve /metrics without a token on this port alone (bound to "
+        "http_host) instead of the HTTP port; the way a `controlplane worker` process exposes its metrics."
+    )
     readyz_details: bool = Field(
         False, description="Show component versions and errors in /readyz to anonymous callers (admins see them)."
     )
+
+    default_tenant_quota_guests: int | None = Field(
+        100, ge=0, le=1_000_000, description="Guests a new tenant may have unless an admin says otherwise."
+    )
+    default_tenant_quota_vcpus: int | None = Field(
+        400, ge=0, le=1_000_000, description="vCPUs a new tenant may use unless an admin says otherwise."
+    )
+    default_tenant_quota_memory_mb: int | None = Field(
+        1_048_576, ge=0, le=2**53, description="Memory (MiB) a new tenant may use unless an admin says otherwise."
+    )
+    default_tenant_quota_disk_gb: int | None = Field(
+        20_480, ge=0, le=2**53, description="Disk (GiB) a new tenant may use unless an admin says otherwise."
+    )
+
+    @field_validator("default_tenant_quota_guests", "default_tenant_quota_vcpus", "default_tenant_quota_memory_mb",
+                     "default_tenant_quota_disk_gb", mode="before")
+    @classmethod
+    def _unlimited(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "unlimited"):
+            return None
+        return value
 
     @field_validator("database_url", "app_database_url", "tf_state_database_url", "inventory_dsn")
     @classmethod
@@ -123,6 +155,11 @@ class Settings(BaseSettings):
     def trusted_proxy_list(self) -> list[str]:
         """``trusted_proxies`` as a list of addresses or networks."""
         return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
+
+    def default_tenant_quota(self) -> dict[str, int | None]:
+        """The quota a new tenant gets for every limit its creator does not name (None: no limit)."""
+        return {"vcpus": self.default_tenant_quota_vcpus, "memory_mb": self.default_tenant_quota_memory_mb,
+                "disk_gb": self.default_tenant_quota_disk_gb, "guests": self.default_tenant_quota_guests}
 
     @field_validator("vault_addr")
     @classmethod

@@ -11,8 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import uvicorn
 from sqlalchemy.engine import Engine
 
+from controlplane.api.deps import UVICORN_PROXY_OPTIONS
+from controlplane.api.http_protocol import deadline_protocol
 from controlplane.config import Settings
 from controlplane.db import migrate
 from controlplane.db.embedded import EmbeddedPostgres
@@ -22,6 +25,8 @@ from controlplane.drivers.vault import VaultStore
 from controlplane.errors import ComponentError
 
 log = logging.getLogger(__name__)
+H11_MAX_INCOMPLETE_EVENT_SIZE = 64 * 1024
+"""With the h11 implementation: the largest request head buffered before it is refused."""
 
 Reporter = Callable[[str], None]
 
@@ -120,3 +125,13 @@ class Stack:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def http_server_config(app: object, settings: Settings, *, port: int | None = None) -> uvicorn.Config:
+    """The uvicorn settings of the API server: slow clients are cut off (request head deadline, keep-alive
+    timeout, head size limit); proxy headers are left to the app (``CONTROLPLANE_TRUSTED_PROXIES``)."""
+    return uvicorn.Config(
+        app, host=settings.http_host, port=settings.http_port if port is None else port, log_level="warning",
+        http=deadline_protocol(settings.header_read_timeout), timeout_keep_alive=settings.keep_alive_timeout,
+        h11_max_incomplete_event_size=H11_MAX_INCOMPLETE_EVENT_SIZE, **UVICORN_PROXY_OPTIONS,
+    )

@@ -8,6 +8,10 @@ end-to-end ones, are marked ``slow`` from their path (``make test-fast`` runs th
 ``tests/maintainer`` (checks against the official PVE API schema, which lives outside the repository) is
 collected only with ``--official-schema PATH`` (``make schema-check``).
 
+Passwords hashed in the test process use argon2id at its lowest cost (one pass over 8 MiB): each seeded
+world hashes and checks a dozen passwords, which at the production cost is most of an API test's time.
+Processes the tests start (``controlplane up``, the CLI) hash at the production cost.
+
 Settings are read from ``CONTROLPLANE_*`` variables and from a ``.env`` file in the working directory, so the
 session drops every ``CONTROLPLANE_*`` variable it inherited and runs from an empty temporary directory: a
 developer's ``./.env`` or shell settings never reach a test, nor a process a test starts.
@@ -22,9 +26,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from controlplane.config import ENV_PREFIX
 from controlplane.pvesim.schema import BUNDLED_SUBSET, find_schema_file
+from controlplane.services import secrets_hash
 
 pytest_plugins = [
     "tests.fixtures.postgres",
@@ -59,8 +65,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Drop the machine's ``CONTROLPLANE_*`` settings before any test module is imported, and give the session
-    a temporary directory of its own.
+    """Drop the machine's ``CONTROLPLANE_*`` settings before any test module is imported, hash passwords at
+    argon2id's lowest cost, and give the session a temporary directory of its own.
 
     pytest's default base (``/tmp/pytest-of-<user>``) is shared by every session of the user, and each one
     resets its mode to 0700; the embedded PostgreSQL runs as another user when the tests run as root, so a
@@ -68,6 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
         del os.environ[name]
+    secrets_hash._hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
     if config.option.basetemp is None and not hasattr(config, "workerinput"):
         config.option.basetemp = tempfile.mkdtemp(prefix="controlplane-tests-")
         config.stash[OWN_BASETEMP] = Path(config.option.basetemp)

@@ -11,14 +11,14 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import ASGIApp
 
 from controlplane import __version__, portal
-from controlplane.api import health, openapi
+from controlplane.api import health, metrics, openapi
 from controlplane.api.deps import AppDeps, Runtime
 from controlplane.api.docs import mount_docs
 from controlplane.api.errors import install_error_handlers
 from controlplane.api.mailer import SmtpMailer
 from controlplane.api.middleware import RequestGuard
 from controlplane.api.ratelimit import MemoryLimiter, RedisLimiter
-from controlplane.api.routes import api_keys, auth, clusters, guests, projects, records, tenants, users
+from controlplane.api.routes import api_keys, auth, clusters, gitops, guests, projects, records, tenants, users
 from controlplane.api.signing import load_or_create_key
 from controlplane.config import Settings
 from controlplane.drivers.proxmox_probe import probe
@@ -69,6 +69,7 @@ def api_router() -> APIRouter:
     router.include_router(guests.guest_router(VM, "/vms"))
     router.include_router(guests.guest_router(CONTAINER, "/containers"))
     router.include_router(records.router)
+    router.include_router(gitops.router)
     return router
 
 
@@ -104,6 +105,7 @@ def create_app(deps: AppDeps) -> FastAPI:
         return response
 
     app.include_router(health.router)
+    metrics.install(app)
     if settings.api_docs:
         mount_docs(app)
     app.include_router(api_router())

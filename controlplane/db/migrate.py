@@ -1,8 +1,15 @@
-"""Run the Alembic migrations that ship inside the package, as the owner role."""
+"""Run the Alembic migrations that ship inside the package, as the owner role.
+
+Every upgrade and downgrade holds a PostgreSQL advisory lock (:data:`MIGRATION_LOCK`) for its whole run, so a
+one-shot job, an init container and replicas that start at once migrate one after the other: the first
+migrates, the others wait and then find the database at head.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -17,6 +24,7 @@ from controlplane.errors import ComponentError
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x636F6E74726F6C  # "control": the advisory lock key every migration run holds
 
 
 def _config() -> Config:
@@ -59,19 +67,35 @@ def ensure_state_role(owner_url: str) -> None:
                         STATE_ROLE, STATE_ROLE)
 
 
+@contextmanager
+def migration_lock(owner_url: str) -> Iterator[None]:
+    """Hold the database's migration advisory lock (waiting for another migration run to finish first)."""
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (MIGRATION_LOCK,)).fetchone()
+        if not (got and got[0]):
+            log.info("another migration is running; waiting for it to finish")
+            conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
 def upgrade(owner_url: str, revision: str = "head") -> None:
-    """Migrate the database at ``owner_url`` up to ``revision``."""
-    ensure_app_role(owner_url)
-    ensure_state_role(owner_url)
-    _run(owner_url, lambda config: command.upgrade(config, revision))
-    if revision == "head":  # a state role created after the migration that grants it gets its grants now
-        with psycopg.connect(owner_url, autocommit=True) as conn:
-            conn.execute(GRANT_STATE_ROLE_SQL)
+    """Migrate the database at ``owner_url`` up to ``revision`` (serialised with other migration runs)."""
+    with migration_lock(owner_url):
+        ensure_app_role(owner_url)
+        ensure_state_role(owner_url)
+        _run(owner_url, lambda config: command.upgrade(config, revision))
+        if revision == "head":  # a state role created after the migration that grants it gets its grants now
+            with psycopg.connect(owner_url, autocommit=True) as conn:
+                conn.execute(GRANT_STATE_ROLE_SQL)
 
 
 def downgrade(owner_url: str, revision: str = "base") -> None:
-    """Migrate the database at ``owner_url`` down to ``revision``."""
-    _run(owner_url, lambda config: command.downgrade(config, revision))
+    """Migrate the database at ``owner_url`` down to ``revision`` (serialised with other migration runs)."""
+    with migration_lock(owner_url):
+        _run(owner_url, lambda config: command.downgrade(config, revision))
 
 
 def current_revision(owner_url: str) -> str | None:

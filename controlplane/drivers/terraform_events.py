@@ -19,6 +19,12 @@ from controlplane.errors import ComponentError, PermanentError, TemporaryError
 COMPONENT = "terraform"
 REDACTED = "[redacted]"
 
+# What Proxmox or the provider say about a spec that can never work, whatever the HTTP status: checked first.
+SPEC_ERROR = re.compile(
+    r"(volume|storage|pool|template|bridge) '[^']*' does not (exist|support)|expected \S+ to be in the range"
+    r"|no such (storage|volume|template|bridge)|unable to parse (drive|volume)",
+    re.IGNORECASE,
+)
 # Diagnostics that a later run can get past by itself; checked before PERMANENT.
 TEMPORARY = re.compile(
     r"state lock|lock-timeout|connection refused|connection reset|i/o timeout|timed? ?out|deadline exceeded"
@@ -86,6 +92,8 @@ def classify(command: str, errors: list[str], stderr: str) -> ComponentError:
     """The exception for a failed ``tofu command`` from its error diagnostics and stderr (already redacted)."""
     text = "\n".join([*errors, stderr.strip()]).strip() or f"tofu {command} failed without a message"
     message = f"{command} failed: {text[:2000]}"
+    if SPEC_ERROR.search(text):
+        return PermanentError(message, component=COMPONENT)
     if TEMPORARY.search(text) and not _config_error(text):
         return TemporaryError(message, component=COMPONENT, delay=_lock_delay(text))
     if PERMANENT.search(text):

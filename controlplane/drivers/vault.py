@@ -56,6 +56,20 @@ class VaultStore:
         with _translated(path):
             self._client.secrets.kv.v2.create_or_update_secret(path=path, secret=data, mount_point=self.mount)
 
+    def create(self, path: str, data: dict[str, str]) -> bool:
+        """Store ``data`` at ``path`` only when nothing is there yet (check-and-set ``cas=0``): of writers racing
+        for the same path exactly one wins. True when this call created it, False when a version existed."""
+        with _translated(path):
+            try:
+                self._client.secrets.kv.v2.create_or_update_secret(
+                    path=path, secret=data, cas=0, mount_point=self.mount
+                )
+            except hvac.exceptions.InvalidRequest as exc:
+                if "check-and-set" not in str(exc):
+                    raise
+                return False
+        return True
+
     def read(self, path: str) -> dict[str, str]:
         """The latest version of the secret at ``path``; NotFound when there is none."""
         with _translated(path):

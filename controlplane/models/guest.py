@@ -18,6 +18,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, create_model, field_validator, model_validator
 
 from controlplane.models.common import Count, DnsLabel, ShortText, Strict
+from controlplane.util.paths_text import without_paths
 
 API_VERSION = "controlplane/v1"
 Kind = Literal["VirtualMachine", "Container"]
@@ -111,7 +112,7 @@ class Spec(Strict):
     cluster_id: UUID | None = None
     node: Annotated[str, StringConstraints(pattern=r"^(auto|[A-Za-z0-9][-A-Za-z0-9]{0,62})$")] = "auto"
     cores: Count = Field(1, ge=1, le=512)
-    memory_mb: Count = Field(1024, ge=16, le=16 * 1024 * 1024)
+    memory_mb: Count = Field(1024, ge=64, le=16 * 1024 * 1024, description="Memory in MiB (Proxmox needs 64+).")
     disks: list[Disk] = Field(default_factory=lambda: [Disk(size_gb=8)], max_length=16)
     image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,254}$")]
     network: list[Nic] = Field(default_factory=lambda: [Nic()], max_length=8)
@@ -164,7 +165,8 @@ class Metadata(Strict):
 
 
 BOOKKEEPING = frozenset(
-    {"tenant_id", "generation", "resource_version", "assigned_user_id", "created_at", "updated_at", "deleted_at"}
+    {"tenant_id", "generation", "resource_version", "assigned_user_id", "created_at", "updated_at", "deleted_at",
+     "managed_by", "source"}
 )
 """Metadata fields the API returns and ignores on input (a read document can be written back)."""
 
@@ -225,6 +227,11 @@ class Condition(BaseModel):
     message: str = ""
     last_transition: str | None = None
 
+    @field_validator("message")
+    @classmethod
+    def _no_paths(cls, value: str) -> str:
+        return without_paths(value)
+
 
 class PlacementStatus(BaseModel):
     """Where the reconciler placed the guest, and why."""
@@ -276,9 +283,22 @@ class Status(BaseModel):
     stalled_generation: int | None = Field(
         None, description="The generation a permanent failure stopped at (retried when the spec changes)."
     )
-    last_error: str | None = None
+    last_error: str | None = Field(None, description="The last failure, without server file paths.")
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)
+
+    @field_validator("last_error")
+    @classmethod
+    def _no_paths(cls, value: str | None) -> str | None:
+        return without_paths(value) if value else value
+
+
+class SourcePublic(BaseModel):
+    """Where a git-managed guest's spec comes from."""
+
+    repository: str | None = None
+    file: str | None = None
+    commit: str | None = None
 
 
 class MetadataPublic(BaseModel):
@@ -295,6 +315,8 @@ class MetadataPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
+    managed_by: str = Field("api", description="Who writes the spec: 'api' (portal, REST, CLI) or 'git:<source>'.")
+    source: SourcePublic | None = Field(None, description="The repository, file and commit of a git-managed spec.")
 
 
 class GuestPublic(BaseModel):

@@ -6,7 +6,9 @@ lock file" answer fails the whole OpenTofu run. The gateway retries those answer
 before a request was sent) with capped exponential backoff, so a flaky cluster costs a little latency
 instead of a failed run. Each cluster gets its own loopback port (``https://127.0.0.1:<port>``); the
 client's ``Authorization`` header passes through untouched, so the gateway never holds a token. Its TLS
-certificate is self-signed, made at start, and trusted by OpenTofu through ``SSL_CERT_FILE``.
+certificate is self-signed, made at start, and trusted by OpenTofu through ``SSL_CERT_FILE``. Answers
+keep their reason phrase: Proxmox puts its error message there ("volume ... does not exist"), and the
+provider's error shows it.
 """
 
 from __future__ import annotations
@@ -134,8 +136,9 @@ class Gateway:
             return f"https://127.0.0.1:{server.server_address[1]}"
 
     def forward(self, upstream: Upstream, method: str, path: str, headers: dict[str, str], body: bytes | None
-                ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Send one request upstream, retrying answers and failures that are safe to retry."""
+                ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        """Send one request upstream, retrying answers and failures that are safe to retry; returns the
+        status, its reason phrase, headers and body."""
         stats = upstream.stats
         with stats.lock:
             stats.requests += 1
@@ -163,8 +166,9 @@ class Gateway:
         )
         resp = retrying(once)
         if resp is None:
-            return 502, [], b'{"data":null,"errors":"gateway: upstream connection failed"}'
-        return resp.status_code, _headers(resp), resp.content
+            return 502, "upstream connection failed", [], \
+                b'{"data":null,"errors":"gateway: upstream connection failed"}'
+        return resp.status_code, _reason(resp.reason), _headers(resp), resp.content
 
 
 def _worth_retrying(resp: requests.Response | None) -> bool:
@@ -184,6 +188,12 @@ def _before_send(exc: requests.ConnectionError) -> bool:
     return "refused" in text or "name or service" in text or ("max retries exceeded" in text and "connect" in text)
 
 
+def _reason(reason: str | None) -> str:
+    """The upstream reason phrase, printable and on one line (it goes into our status line)."""
+    text = "".join(c if c.isprintable() else " " for c in (reason or ""))[:500]
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
 def _headers(resp: requests.Response) -> list[tuple[str, str]]:
     return [(k, v) for k, v in resp.headers.items() if k.lower() not in HOP_HEADERS | {"content-encoding"}]
 
@@ -196,8 +206,9 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             body = self._body()
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
             upstream = self.server.upstream  # type: ignore[attr-defined]
-            status, out_headers, content = gateway.forward(upstream, self.command, self.path, headers, body)
-            self.send_response_only(status)
+            status, reason, out_headers, content = gateway.forward(upstream, self.command, self.path, headers,
+                                                                   body)
+            self.send_response_only(status, reason or None)
             for key, value in out_headers:
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(content)))

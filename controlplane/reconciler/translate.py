@@ -35,8 +35,14 @@ def _networks(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return nets
 
 
+MIN_MEMORY_MB = 64  # the provider refuses less (and Proxmox cannot boot a guest with it)
+
+
 def _common(obj: ManagedObject, vmid: int, node: str) -> dict[str, Any]:
     spec = obj.spec
+    if int(spec.get("memory_mb", 1024)) < MIN_MEMORY_MB:
+        raise InvalidInput(f"spec.memory_mb must be at least {MIN_MEMORY_MB} MiB, not {spec['memory_mb']}",
+                           field="spec.memory_mb")
     return {
         "node_name": node, "vm_id": int(vmid), "cores": int(spec.get("cores", 1)),
         "memory_mb": int(spec.get("memory_mb", 1024)), "networks": _networks(spec),

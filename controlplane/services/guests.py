@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 from controlplane.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from controlplane.models import tables as t
 from controlplane.models.guest import GuestDocument, GuestPatch, Spec
-from controlplane.services import audit, authz, dberrors, projects, quota, spec_rules
+from controlplane.services import (
+    audit,
+    authz,
+    cluster_inventory,
+    dberrors,
+    gitops_ownership,
+    projects,
+    quota,
+    spec_rules,
+)
 from controlplane.services.caller import Caller
 
 FINALIZER = "controlplane/destroy"
@@ -98,6 +107,7 @@ def create(session: Session, kind: Kind, caller: Caller, doc: GuestDocument) -> 
     projects.require_write(session, caller, project)
     cluster_id = _cluster_id(session, doc.spec)
     spec_rules.check_expiry(doc.spec)
+    cluster_inventory.check_spec(session, cluster_id, doc.spec)
     quota.admit(session, project.id, quota.Ask.of(doc.spec))
     g = kind.table
     with dberrors.taken("metadata.name", doc.metadata.name, f"in project {project.name}"):
@@ -118,6 +128,7 @@ def _write_spec(session: Session, kind: Kind, caller: Caller, row: sa.Row, spec:
     if row.deleted_at is not None:
         raise Conflict(f"the {kind.name} is being deleted")
     cluster_id = _cluster_id(session, spec)
+    cluster_inventory.check_spec(session, cluster_id, spec)
     new_spec = _spec_json(spec)
     if cluster_id != row.cluster_id and row.status.get("vmid") is not None:
         raise InvalidInput("a provisioned guest cannot move to another cluster", field="spec.cluster")
@@ -148,11 +159,12 @@ def _require_guest_write(session: Session, caller: Caller, row: sa.Row) -> None:
 
 
 def replace(session: Session, kind: Kind, caller: Caller, guest_id: UUID, doc: GuestDocument,
-            if_match: int | None) -> sa.Row:
-    """Replace the spec and labels (name and project are immutable)."""
+            if_match: int | None, *, manager: str = "api") -> sa.Row:
+    """Replace the spec and labels (name and project are immutable), as ``manager`` (``api`` or a git source)."""
     row = get(session, kind, caller, guest_id, lock=True)
     _require_guest_write(session, caller, row)
     _check_if_match(row, if_match)
+    gitops_ownership.require_writer(kind, row, manager)
     if doc.metadata.name != row.name:
         raise InvalidInput("the name cannot change", field="metadata.name")
     if (doc.metadata.project_id and doc.metadata.project_id != row.project_id) or (
@@ -170,6 +182,7 @@ def patch(session: Session, kind: Kind, caller: Caller, guest_id: UUID, body: Gu
     row = get(session, kind, caller, guest_id, lock=True)
     _require_guest_write(session, caller, row)
     _check_if_match(row, if_match)
+    gitops_ownership.require_writer(kind, row)
     merged = {**row.spec, **body.spec_fields()}
     try:
         spec = Spec.model_validate(merged)
@@ -181,11 +194,13 @@ def patch(session: Session, kind: Kind, caller: Caller, guest_id: UUID, body: Gu
     return _write_spec(session, kind, caller, row, spec, labels, "update")
 
 
-def delete(session: Session, kind: Kind, caller: Caller, guest_id: UUID, if_match: int | None) -> sa.Row:
-    """Mark the guest deleted; the reconciler destroys it and removes the row."""
+def delete(session: Session, kind: Kind, caller: Caller, guest_id: UUID, if_match: int | None, *,
+           manager: str = "api") -> sa.Row:
+    """Mark the guest deleted, as ``manager``; the reconciler destroys it and removes the row."""
     row = get(session, kind, caller, guest_id, lock=True)
     _require_guest_write(session, caller, row)
     _check_if_match(row, if_match)
+    gitops_ownership.require_writer(kind, row, manager)
     if row.deleted_at is None:
         g = kind.table
         session.execute(

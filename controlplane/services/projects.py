@@ -20,13 +20,7 @@ M = t.memberships
 
 def quota_of(row: Any) -> Quota:
     """The quota columns of a project row as a Quota."""
-    return Quota(vcpus=row.quota_vcpus, memory_mb=row.quota_memory_mb, disk_gb=row.quota_disk_gb,
-                 guests=row.quota_guests)
-
-
-def _quota_values(quota: Quota) -> dict[str, Any]:
-    return {"quota_vcpus": quota.vcpus, "quota_memory_mb": quota.memory_mb, "quota_disk_gb": quota.disk_gb,
-            "quota_guests": quota.guests}
+    return Quota.of_row(row)
 
 
 def list_query(caller: Caller) -> sa.Select:
@@ -68,9 +62,11 @@ def create(session: Session, caller: Caller, body: ProjectCreate) -> sa.Row:
     """A new project in the caller's tenant (admins name the tenant)."""
     tenant_id = tenants.resolve(session, body.tenant, body.tenant_id, default=caller.tenant_id)
     authz.require_manager(caller, "create projects", tenant_id)
+    if not body.quota.is_unlimited:
+        authz.require_admin(caller, "set quotas (the project is bounded by its tenant's quota)")
     row = session.execute(
         sa.insert(P).values(tenant_id=tenant_id, name=body.name, description=body.description,
-                            **_quota_values(body.quota)).returning(P)
+                            **body.quota.columns()).returning(P)
     ).one()
     audit.record(session, caller, "project.create", target_kind="Project", target_id=row.id, target_name=row.name,
                  tenant_id=tenant_id, details={"quota": body.quota.model_dump()})
@@ -79,14 +75,16 @@ def create(session: Session, caller: Caller, body: ProjectCreate) -> sa.Row:
 
 def update(session: Session, caller: Caller, project_id: UUID, body: ProjectUpdate,
            expected: int | None = None) -> sa.Row:
-    """Change a project's description or quota (managers of its tenant); ``expected`` is the If-Match version."""
+    """Change a project's description (managers of its tenant) or quota (admins; the unchanged quota may be
+    sent back by anyone allowed to change the project); ``expected`` is the If-Match version."""
     current = get(session, caller, project_id)
     authz.require_manager(caller, "change projects", current.tenant_id)
     values: dict[str, Any] = {}
     if body.description is not None:
         values["description"] = body.description
-    if body.quota is not None:
-        values.update(_quota_values(body.quota))
+    if body.quota is not None and body.quota != quota_of(current):
+        authz.require_admin(caller, "change quotas")
+        values.update(body.quota.columns())
     row = versioning.update(session, P, project_id, expected, "project", values)
     audit.record(session, caller, "project.update", target_kind="Project", target_id=row.id, target_name=row.name,
                  tenant_id=row.tenant_id, details={"fields": sorted(values)})

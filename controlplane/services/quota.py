@@ -1,7 +1,9 @@
-"""Project quotas, enforced atomically: the project row is locked while usage is summed and the guest written.
+"""Tenant and project quotas, enforced atomically: the tenant row, then the project row, are locked while
+usage is summed and the guest written.
 
-Concurrent creates in one project queue on ``SELECT ... FOR UPDATE`` of the project, so the sum each one
-sees includes every guest committed before it: the quota can never be exceeded.
+Concurrent creates in one tenant queue on ``SELECT ... FOR UPDATE`` of the tenant (then of the project), so
+the sums each one sees include every guest committed before it: neither quota can ever be exceeded. Only
+admins set quotas (see ``services.tenants`` and ``services.projects``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 from controlplane.errors import QuotaExceeded
 from controlplane.models import tables as t
 from controlplane.models.guest import Spec
-from controlplane.models.tenancy import Usage
+from controlplane.models.tenancy import Quota, Usage
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Ask:
         return cls(vcpus=spec.cores, memory_mb=spec.memory_mb, disk_gb=spec.disk_gb)
 
 
-def _usage_select(table: sa.Table, project_id: UUID, exclude: UUID | None) -> sa.Select:
+def _usage_select(table: sa.Table, owner: sa.ColumnElement[bool], exclude: UUID | None) -> sa.Select:
     spec = table.c.spec
     disks = sa.select(sa.func.coalesce(sa.func.sum(sa.cast(sa.literal_column("d->>'size_gb'"), sa.BigInteger)), 0)) \
         .select_from(sa.func.jsonb_array_elements(spec["disks"]).alias("d")).scalar_subquery()
@@ -42,39 +44,49 @@ def _usage_select(table: sa.Table, project_id: UUID, exclude: UUID | None) -> sa
         sa.func.coalesce(sa.func.sum(sa.cast(spec["memory_mb"].astext, sa.BigInteger)), 0).label("memory_mb"),
         sa.func.coalesce(sa.func.sum(disks), 0).label("disk_gb"),
         sa.func.count().label("guests"),
-    ).where(table.c.project_id == project_id, table.c.deleted_at.is_(None))
+    ).where(owner, table.c.deleted_at.is_(None))
     if exclude is not None:
         stmt = stmt.where(table.c.id != exclude)
     return stmt
 
 
-def usage(session: Session, project_id: UUID, *, exclude: UUID | None = None) -> Usage:
-    """What the project's live guests (VMs and containers) take up, optionally without one guest."""
+def _usage(session: Session, column: str, owner_id: UUID, exclude: UUID | None) -> Usage:
     total = {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "guests": 0}
     for table in (t.virtual_machines, t.containers):
-        row = session.execute(_usage_select(table, project_id, exclude)).one()
+        row = session.execute(_usage_select(table, table.c[column] == owner_id, exclude)).one()
         for key in total:
             total[key] += int(getattr(row, key))
     return Usage(**total)
 
 
-def admit(session: Session, project_id: UUID, ask: Ask, *, exclude: UUID | None = None) -> None:
-    """Lock the project and refuse (409) when ``ask`` on top of current usage exceeds a limit."""
-    p = t.projects
-    project = session.execute(sa.select(p).where(p.c.id == project_id).with_for_update()).one()
-    if all(limit is None for limit in (project.quota_vcpus, project.quota_memory_mb, project.quota_disk_gb,
-                                       project.quota_guests)):
-        return  # no limit to check; the lock is still held, so a quota set meanwhile waits for this create
-    used = usage(session, project_id, exclude=exclude)
-    limits = [
-        ("vcpus", project.quota_vcpus, used.vcpus, ask.vcpus),
-        ("memory_mb", project.quota_memory_mb, used.memory_mb, ask.memory_mb),
-        ("disk_gb", project.quota_disk_gb, used.disk_gb, ask.disk_gb),
-        ("guests", project.quota_guests, used.guests, ask.guests),
-    ]
-    for name, limit, in_use, asked in limits:
+def usage(session: Session, project_id: UUID, *, exclude: UUID | None = None) -> Usage:
+    """What the project's live guests (VMs and containers) take up, optionally without one guest."""
+    return _usage(session, "project_id", project_id, exclude)
+
+
+def tenant_usage(session: Session, tenant_id: UUID, *, exclude: UUID | None = None) -> Usage:
+    """What all the tenant's live guests take up, optionally without one guest."""
+    return _usage(session, "tenant_id", tenant_id, exclude)
+
+
+def _check(owner: str, limits: Quota, used: Usage, ask: Ask) -> None:
+    for name in ("vcpus", "memory_mb", "disk_gb", "guests"):
+        limit, in_use, asked = getattr(limits, name), getattr(used, name), getattr(ask, name)
         if limit is not None and in_use + asked > limit:
-            raise QuotaExceeded(
-                f"quota exceeded for project {project.name!r}: {name} limit {limit}, used {in_use}, asked {asked}",
-                field=name,
-            )
+            raise QuotaExceeded(f"quota exceeded for {owner}: {name} limit {limit}, used {in_use}, asked {asked}",
+                                field=name)
+
+
+def admit(session: Session, project_id: UUID, ask: Ask, *, exclude: UUID | None = None) -> None:
+    """Lock the tenant and the project and refuse (409) when ``ask`` on top of current usage exceeds a limit of
+    either."""
+    p, tn = t.projects, t.tenants
+    tenant_id = session.execute(sa.select(p.c.tenant_id).where(p.c.id == project_id)).scalar_one()
+    tenant = session.execute(sa.select(tn).where(tn.c.id == tenant_id).with_for_update()).one()
+    project = session.execute(sa.select(p).where(p.c.id == project_id).with_for_update()).one()
+    # the locks are held even without limits, so a quota set meanwhile waits for this create
+    tenant_quota, project_quota = Quota.of_row(tenant), Quota.of_row(project)
+    if not tenant_quota.is_unlimited:
+        _check(f"tenant {tenant.name!r}", tenant_quota, tenant_usage(session, tenant_id, exclude=exclude), ask)
+    if not project_quota.is_unlimited:
+        _check(f"project {project.name!r}", project_quota, usage(session, project_id, exclude=exclude), ask)

@@ -1,4 +1,5 @@
-"""Tenants: admins create, rename and delete them; everyone else sees only their own."""
+"""Tenants: admins create and delete them and set their quotas; managers rename their own; everyone else sees
+only their own."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.errors import InvalidInput, NotFound
 from controlplane.models import tables as t
-from controlplane.models.tenancy import TenantCreate, TenantUpdate
+from controlplane.models.tenancy import Quota, TenantCreate, TenantUpdate
 from controlplane.services import audit, authz, versioning
 from controlplane.services.caller import Caller
 
@@ -51,21 +52,31 @@ def list_query() -> sa.Select:
     return sa.select(T)
 
 
-def create(session: Session, caller: Caller, body: TenantCreate) -> sa.Row:
-    """A new tenant (admins only)."""
+def create(session: Session, caller: Caller, body: TenantCreate,
+           default_quota: dict[str, int | None] | None = None) -> sa.Row:
+    """A new tenant (admins only), with ``default_quota`` for every limit the body does not name."""
     authz.require_admin(caller, "create tenants")
-    row = session.execute(sa.insert(T).values(name=body.name, display_name=body.display_name).returning(T)).one()
+    quota = body.quota_with(default_quota or {})
+    row = session.execute(
+        sa.insert(T).values(name=body.name, display_name=body.display_name, **quota.columns()).returning(T)
+    ).one()
     audit.record(session, caller, "tenant.create", target_kind="Tenant", target_id=row.id, target_name=row.name,
-                 tenant_id=row.id)
+                 tenant_id=row.id, details={"quota": quota.model_dump()})
     return row
 
 
 def update(session: Session, caller: Caller, tenant_id: UUID, body: TenantUpdate,
            expected: int | None = None) -> sa.Row:
-    """Change a tenant's display name (admins, or the tenant's managers); ``expected`` is the If-Match version."""
-    get(session, caller, tenant_id)
+    """Change a tenant's display name (admins, or the tenant's managers) or quota (admins);
+    ``expected`` is the If-Match version."""
+    current = get(session, caller, tenant_id)
     authz.require_manager(caller, "change the tenant", tenant_id)
-    values = body.model_dump(exclude_unset=True, exclude_none=True)
+    values: dict[str, object] = {}
+    if body.display_name is not None:
+        values["display_name"] = body.display_name
+    if body.quota is not None and body.quota != Quota.of_row(current):
+        authz.require_admin(caller, "change quotas")
+        values.update(body.quota.columns())
     row = versioning.update(session, T, tenant_id, expected, "tenant", values)
     audit.record(session, caller, "tenant.update", target_kind="Tenant", target_id=row.id, target_name=row.name,
                  tenant_id=row.id, details={"fields": sorted(values)})

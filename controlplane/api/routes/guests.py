@@ -26,6 +26,7 @@ from controlplane.models.guest import (
     MetadataPublic,
     Status,
 )
+from controlplane.services import gitops_ownership as ownership
 from controlplane.services import guests
 from controlplane.services.guests import Kind
 from controlplane.services.listing import ListParams, paginate
@@ -45,7 +46,7 @@ def public(kind: Kind, row: Any) -> GuestPublic:
             name=row.name, project=row.project_name, project_id=row.project_id, tenant_id=row.tenant_id,
             labels=row.labels or {}, generation=row.generation, resource_version=row.resource_version,
             assigned_user_id=row.assigned_user_id, created_at=row.created_at, updated_at=row.updated_at,
-            deleted_at=row.deleted_at,
+            deleted_at=row.deleted_at, managed_by=row.managed_by, source=ownership.source_of(row),
         ),
         spec=row.spec,
         status=Status.model_validate(status_doc),

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
 
-from controlplane.api.deps import DbDep
+from controlplane.api.deps import DbDep, RuntimeDep
 from controlplane.api.etag import PRECONDITION, ExpectedVersion, tagged
 from controlplane.api.listparams import list_params
 from controlplane.models import tables as t
@@ -35,9 +35,10 @@ def list_tenants(db: DbDep, params: Annotated[ListParams, Depends(list_params)])
 
 
 @router.post("", response_model=TenantPublic, status_code=status.HTTP_201_CREATED, operation_id="createTenant")
-def create_tenant(body: TenantCreate, db: DbDep, response: Response) -> TenantPublic:
+def create_tenant(body: TenantCreate, db: DbDep, rt: RuntimeDep, response: Response) -> TenantPublic:
     """A new tenant (admins)."""
-    row = db.write("tenant.create", lambda s: tenants.create(s, db.caller, body), target_kind="Tenant")
+    defaults = rt.deps.settings.default_tenant_quota()
+    row = db.write("tenant.create", lambda s: tenants.create(s, db.caller, body, defaults), target_kind="Tenant")
     return _public(tagged(response, row))
 
 

@@ -115,8 +115,8 @@ class Resource:
 RESOURCES = [
     Resource("tenants", "tenants", _new_tenant, lambda w: w.admin, lambda n: {"display_name": f"Name {n}"},
              lambda d: d["display_name"]),
-    Resource("projects", "projects", _new_project, lambda w: w.acme.manager, lambda n: {"quota": {"guests": n}},
-             lambda d: d["quota"]["guests"]),
+    Resource("projects", "projects", _new_project, lambda w: w.acme.manager, lambda n: {"description": f"v{n}"},
+             lambda d: d["description"]),
     Resource("users", "users", _new_user, lambda w: w.admin, lambda n: {"role": "manager" if n % 2 else "user"},
              lambda d: d["role"]),
     Resource("clusters", "clusters", _new_cluster, lambda w: w.admin, None, lambda d: d["name"],

@@ -120,7 +120,7 @@ def test_containers_have_the_same_contract(world: World) -> None:
 
 def test_quota_refusal_says_which_limit_used_and_asked(world: World) -> None:
     project = f"/api/v1/projects/{world.acme.project_id}"
-    assert world.acme.manager.patch(project, json={"quota": {"vcpus": 3, "guests": 5}}).status_code == 200
+    assert world.admin.patch(project, json={"quota": {"vcpus": 3, "guests": 5}}).status_code == 200
     assert world.acme.member.post("/api/v1/vms", json=world.vm_doc("a", cores=2)).status_code == 201
     refused = world.acme.member.post("/api/v1/vms", json=world.vm_doc("b", cores=2))
     assert refused.status_code == 409

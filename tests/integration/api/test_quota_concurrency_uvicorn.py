@@ -28,7 +28,7 @@ def _token(world: World, email: str) -> str:
 
 def test_parallel_creates_never_exceed_the_guest_quota(world: World, live_server: Any) -> None:
     project = f"/api/v1/projects/{world.acme.project_id}"
-    assert world.acme.manager.patch(project, json={"quota": {"guests": 5}}).status_code == 200
+    assert world.admin.patch(project, json={"quota": {"guests": 5}}).status_code == 200
     live = live_server(world.api.app)
     docs = [world.vm_doc(f"vm-{i}") for i in range(PARALLEL)]
     codes = _create_all(live.url, _token(world, "member@acme.test"), docs)
@@ -38,7 +38,7 @@ def test_parallel_creates_never_exceed_the_guest_quota(world: World, live_server
 
 def test_parallel_creates_of_both_kinds_never_exceed_the_vcpu_quota(world: World, live_server: Any) -> None:
     project = f"/api/v1/projects/{world.acme.project_id}"
-    assert world.acme.manager.patch(project, json={"quota": {"vcpus": 7}}).status_code == 200
+    assert world.admin.patch(project, json={"quota": {"vcpus": 7}}).status_code == 200
     live = live_server(world.api.app)
     token = _token(world, "member@acme.test")
     vms = [world.vm_doc(f"vm-{i}", cores=2) for i in range(PARALLEL // 2)]
