@@ -14,15 +14,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from controlplane.drivers.terraform import TerraformRunner
-from controlplane.reconciler.backoff import Backoff
 from controlplane.reconciler.configurator import Configurator
-from controlplane.reconciler.runtime import start_worker, state_backend_url
+from controlplane.reconciler.runtime import start_worker
 from controlplane.reconciler.terraform_run import TerraformSetup
 from controlplane.reconciler.worker import Worker
 from controlplane.util.net import wait_for
 from tests.fixtures.api import PASSWORD, Api, api_settings, build_api, register_sim, seed_user
 from tests.fixtures.conditions import condition
+from tests.fixtures.reconciler import terraform_setup, worker_pace
 
 PATHS = {"VirtualMachine": "/api/v1/vms", "Container": "/api/v1/containers"}
 
@@ -45,17 +44,11 @@ class Product:
     def worker(self, configure: Configurator | None = None, agent_timeout: float = 120.0,
                terraform: TerraformSetup | None = None, **config: Any) -> Iterator[Worker]:
         """A worker in this process, as ``controlplane up`` starts one, with short intervals."""
-        runner = TerraformRunner(binary=str(self.toolchain.tofu), pg_conn_str=state_backend_url(self.database.owner),
-                                 cli_config=self.toolchain.cli_config, plugin_cache_dir=self.toolchain.plugin_cache)
-        setup = terraform or TerraformSetup(runner=runner, run_root=self.data_dir / "runs", timeout=300)
-        config.setdefault("poll_interval", 0.3)
-        config.setdefault("resync_interval", 1.0)
-        config.setdefault("lease_ttl", 20.0)
-        config.setdefault("backoff", Backoff(base=0.5, cap=4.0))
+        setup = terraform or terraform_setup(self.toolchain, self.database.owner, self.data_dir / "runs")
         settings = api_settings(data_dir=self.data_dir)
         worker = start_worker(settings, self.api.engine, self.vault, owner_url=self.database.owner,
                               concurrency=2, configure=configure, terraform=setup,
-                              agent_timeout=agent_timeout, **config)
+                              agent_timeout=agent_timeout, **worker_pace(**config))
         try:
             yield worker
         finally:

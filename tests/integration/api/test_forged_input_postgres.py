@@ -138,3 +138,5 @@ def test_nul_in_a_login_body_is_refused(read_world: World) -> None:
     assert resp.status_code == 422 and resp.json()["field"] == "email"
     assert world.api.client().post("/api/v1/auth/login",
                                    json={"email": "member@acme.test", "password": "x"}).status_code == 401
+    form = world.api.client().post("/api/v1/auth/login", data={"email": "member@acme.test", "password": "a\x00"})
+    assert form.status_code == 422 and form.json()["field"] == "body"

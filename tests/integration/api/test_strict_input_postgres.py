@@ -111,3 +111,4 @@ def test_a_placed_guest_refuses_a_new_node(world: World) -> None:
     assert member.patch(f"/api/v1/vms/{vm['id']}", json={"spec": {"node": "auto"}}).status_code == 200
     assert member.patch(f"/api/v1/vms/{vm['id']}", json={"spec": {"node": "pve2"}}).status_code == 200
     assert member.get(f"/api/v1/vms/{vm['id']}").json()["spec"]["node"] == "pve2"
+

@@ -13,6 +13,7 @@ from controlplane.reconciler.backoff import Backoff
 from controlplane.reconciler.configurator import Configurator, ssh_key_paths
 from controlplane.reconciler.worker import Worker, WorkerConfig
 from controlplane.util.net import wait_for
+from tests.fixtures.reconciler import worker_pace
 from tests.fixtures.sshd import SshHost, SshKeyPair, _free_loopback_address
 from tests.integration.reconciler.harness import CT, VM, condition, create_guest, guest, log_of, make_world, runs_of
 
@@ -36,8 +37,7 @@ def test_unreachable_and_missing_key_are_retried_until_configured(
     guest_id = create_guest(world, CT, "probe-1", power="stopped",
                             configure={"playbook": "probe.yml", "vars": variables})
     ctx = dataclasses.replace(world.context(), configure=conf, agent_timeout=1)
-    worker = Worker(ctx, WorkerConfig(concurrency=1, poll_interval=0.3, resync_interval=1.0, lease_ttl=20,
-                                      backoff=Backoff(base=0.5, cap=2.0))).start()
+    worker = Worker(ctx, WorkerConfig(concurrency=1, **worker_pace(backoff=Backoff(base=0.5, cap=2.0)))).start()
     try:
         stopped = wait_for(lambda: (row := guest(world, CT, guest_id)) and row["status"].get("vmid")
                            and condition(row, "Configured").get("reason") == "GuestStopped" and row,
@@ -85,8 +85,7 @@ def test_a_guest_that_reports_no_address_waits_for_one(database, vault, toolchai
     conf = Configurator(playbook_dir=PROBES, work_dir=tmp_path / "ansible", connect_timeout=1)
     vm_id = create_guest(world, VM, "no-address", configure={"playbook": "probe.yml", "vars": {"marker": "vm-1"}})
     ctx = dataclasses.replace(world.context(), configure=conf, agent_timeout=1)
-    worker = Worker(ctx, WorkerConfig(concurrency=1, poll_interval=0.3, resync_interval=1.0, lease_ttl=20,
-                                      backoff=Backoff(base=0.5, cap=2.0))).start()
+    worker = Worker(ctx, WorkerConfig(concurrency=1, **worker_pace(backoff=Backoff(base=0.5, cap=2.0)))).start()
     try:
         waiting = _configured_reason(world, vm_id, "WaitingForAddress", kind=VM)
     finally:
