@@ -5,8 +5,8 @@ interval, prune and suspend switches, and where its credentials and webhook secr
 secrets themselves never reach the database). The sync records the last seen and applied commits, a
 state (Synced, OutOfSync, Failed, Suspended) and the last error; each sync is a run in ``runs``.
 
-Revision ID: 0012_git_sources
-Revises: 0011_tenant_quotas
+Revision ID: 0013_git_sources
+Revises: 0012_conditions_once
 Create Date: 2026-12-02
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from controlplane.db.rls import grant_sql, tenant_policy_sql
 
-revision = "0012_git_sources"
-down_revision = "0011_tenant_quotas"
+revision = "0013_git_sources"
+down_revision = "0012_conditions_once"
 branch_labels = None
 depends_on = None
 
