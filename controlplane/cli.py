@@ -68,6 +68,7 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
 
     from controlplane.api.app import create_app
     from controlplane.api.deps import AppDeps
+    from controlplane.api.metrics import serve_metrics_port
     from controlplane.demo import DemoCluster
     from controlplane.stack import Stack, http_server_config
 
@@ -91,6 +92,7 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
         http_app = create_app(
             AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault, extra_checks=checks)
         )
+        serve_metrics_port(settings, stack.app_engine)
         url = f"http://{settings.http_host}:{settings.http_port}"
         console.print(
             f"\n[bold]{title}[/bold] {__version__} listening on [cyan]{url}[/cyan]  "
@@ -298,6 +300,7 @@ def worker(
     import signal
     import threading
 
+    from controlplane.api.metrics import serve_metrics_port
     from controlplane.reconciler.runtime import start_worker
     from controlplane.stack import Stack
 
@@ -312,6 +315,7 @@ def worker(
         running = start_worker(settings, stack.app_engine, stack.vault, owner_url=stack.database.owner_url,
                                concurrency=concurrency, poll_interval=poll_interval,
                                resync_interval=resync_interval, lease_ttl=lease_ttl)
+        serve_metrics_port(settings, stack.app_engine)
         _say(f"worker {running.holder}: {concurrency} concurrent runs; Ctrl-C or SIGTERM stops it")
         stopping.wait()
         _say("stopping: runs in progress are cancelled and their leases given back")

@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     )
     keep_alive_timeout: int = Field(5, ge=1, le=3600, description="Seconds an idle keep-alive connection stays open.")
     api_docs: bool = Field(True, description="Serve the interactive API docs at /docs (assets served locally).")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token a scraper sends to read /metrics on the HTTP port; unset: nobody can."
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve /metrics without a token on this port alone (bound to "
+        "http_host) instead of the HTTP port; the way a `controlplane worker` process exposes its metrics."
+    )
     readyz_details: bool = Field(
         False, description="Show component versions and errors in /readyz to anonymous callers (admins see them)."
     )

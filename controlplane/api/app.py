@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import ASGIApp
 
 from controlplane import __version__, portal
-from controlplane.api import health, openapi
+from controlplane.api import health, metrics, openapi
 from controlplane.api.deps import AppDeps, Runtime
 from controlplane.api.docs import mount_docs
 from controlplane.api.errors import install_error_handlers
@@ -105,6 +105,7 @@ def create_app(deps: AppDeps) -> FastAPI:
         return response
 
     app.include_router(health.router)
+    metrics.install(app)
     if settings.api_docs:
         mount_docs(app)
     app.include_router(api_router())

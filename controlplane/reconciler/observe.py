@@ -92,7 +92,6 @@ def _judge(kind: ObjectKind, row: Any, snapshot: ClusterSnapshot, stamp: str) ->
         if (get_condition(conditions, READY) or {}).get("reason") == "Drifted":
             conditions = set_condition(conditions, READY, True, "Reconciled", "")
         patch["drift"] = None
-    patch["conditions"] = conditions
     return {"id": str(row.id), "patch": patch, "conditions": conditions}, bool(reasons) and policy == "correct"
 
 
