@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         0, ge=0, description="Seconds a finished run's directory is kept for debugging; 0 removes it at once."
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log format: text for humans, or json (one object per line, for a log collector)."
+    )
     access_token_ttl: int = Field(900, ge=30, le=86400, description="Lifetime of JWT access tokens, in seconds.")
     refresh_token_ttl: int = Field(
         1_209_600, ge=300, le=31_536_000, description="Lifetime of refresh tokens, in seconds (rotated on use)."

@@ -25,6 +25,7 @@ from controlplane.drivers.proxmox_probe import probe
 from controlplane.services.auth import AuthPolicy
 from controlplane.services.guests import CONTAINER, VM
 from controlplane.services.tokens import TokenIssuer
+from controlplane.util import logs
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -100,6 +101,7 @@ def create_app(deps: AppDeps) -> FastAPI:
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         given = request.headers.get("x-request-id", "")
         request.state.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        logs.bind(request_id=request.state.request_id)
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
