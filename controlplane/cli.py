@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
 from controlplane import __version__
 from controlplane.config import Settings, get_settings
 from controlplane.errors import ControlPlaneError
 from controlplane.gitops.cli import register as register_gitops
 from controlplane.pvesim.cli import pvesim_command
+from controlplane.util.logs import configure_logging, is_json
 
 app = typer.Typer(
     name="controlplane",
@@ -27,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.command("pvesim")(pvesim_command)
 register_gitops(app)
 
+log = logging.getLogger("controlplane")
 console = Console(stderr=True)
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Bind address (CONTROLPLANE_HTTP_HOST).")]
@@ -49,18 +50,23 @@ def _settings(host: str | None = None, port: int | None = None, data_dir: Path |
     except ControlPlaneError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
-    )
-    for noisy in ("pgserver", "alembic", "httpx", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(settings.log_level, settings.log_format, console)
     return settings
 
 
+def _print(markup: str) -> None:
+    """Tell the operator: Rich markup on the console, or a log line when logs are JSON (stderr stays JSON)."""
+    if is_json():
+        from rich.text import Text
+
+        log.log(logging.ERROR if markup.startswith("[red]") else logging.INFO, "%s",
+                Text.from_markup(markup).plain.strip().removeprefix("• "))
+    else:
+        console.print(markup)
+
+
 def _say(message: str) -> None:
-    console.print(f"[dim]•[/dim] {message}")
+    _print(f"[dim]•[/dim] {message}")
 
 
 def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int = 0) -> None:
@@ -68,6 +74,7 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
 
     from controlplane.api.app import create_app
     from controlplane.api.deps import AppDeps
+    from controlplane.api.metrics import serve_metrics_port
     from controlplane.demo import DemoCluster
     from controlplane.stack import Stack, http_server_config
 
@@ -91,8 +98,9 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
         http_app = create_app(
             AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault, extra_checks=checks)
         )
+        serve_metrics_port(settings, stack.app_engine)
         url = f"http://{settings.http_host}:{settings.http_port}"
-        console.print(
+        _print(
             f"\n[bold]{title}[/bold] {__version__} listening on [cyan]{url}[/cyan]  "
             f"(readiness {url}/readyz, API docs {url}/docs)\n"
             f"  data directory: {stack.data_dir}\n"
@@ -103,14 +111,14 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         pass
     except ControlPlaneError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
+        _print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     finally:
         if worker is not None:
             worker.stop()
         demo_cluster.stop()
         stack.stop()
-        console.print("controlplane stopped; every component it started is stopped too.")
+        _print("controlplane stopped; every component it started is stopped too.")
 
 
 @app.command()
@@ -298,6 +306,7 @@ def worker(
     import signal
     import threading
 
+    from controlplane.api.metrics import serve_metrics_port
     from controlplane.reconciler.runtime import start_worker
     from controlplane.stack import Stack
 
@@ -312,12 +321,13 @@ def worker(
         running = start_worker(settings, stack.app_engine, stack.vault, owner_url=stack.database.owner_url,
                                concurrency=concurrency, poll_interval=poll_interval,
                                resync_interval=resync_interval, lease_ttl=lease_ttl)
+        serve_metrics_port(settings, stack.app_engine)
         _say(f"worker {running.holder}: {concurrency} concurrent runs; Ctrl-C or SIGTERM stops it")
         stopping.wait()
         _say("stopping: runs in progress are cancelled and their leases given back")
         running.stop()
     except ControlPlaneError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
+        _print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     finally:
         stack.stop()

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         0, ge=0, description="Seconds a finished run's directory is kept for debugging; 0 removes it at once."
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log format: text for humans, or json (one object per line, for a log collector)."
+    )
     access_token_ttl: int = Field(900, ge=30, le=86400, description="Lifetime of JWT access tokens, in seconds.")
     refresh_token_ttl: int = Field(
         1_209_600, ge=300, le=31_536_000, description="Lifetime of refresh tokens, in seconds (rotated on use)."
@@ -104,6 +107,13 @@ class Settings(BaseSettings):
     )
     keep_alive_timeout: int = Field(5, ge=1, le=3600, description="Seconds an idle keep-alive connection stays open.")
     api_docs: bool = Field(True, description="Serve the interactive API docs at /docs (assets served locally).")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token a scraper sends to read /metrics on the HTTP port; unset: nobody can."
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve /metrics without a token on this port alone (bound to "
+        "http_host) instead of the HTTP port; the way a `controlplane worker` process exposes its metrics."
+    )
     readyz_details: bool = Field(
         False, description="Show component versions and errors in /readyz to anonymous callers (admins see them)."
     )

@@ -134,4 +134,5 @@ def http_server_config(app: object, settings: Settings, *, port: int | None = No
         app, host=settings.http_host, port=settings.http_port if port is None else port, log_level="warning",
         http=deadline_protocol(settings.header_read_timeout), timeout_keep_alive=settings.keep_alive_timeout,
         h11_max_incomplete_event_size=H11_MAX_INCOMPLETE_EVENT_SIZE, **UVICORN_PROXY_OPTIONS,
+        **({"log_config": None} if settings.log_format == "json" else {}),  # JSON: uvicorn logs via the root logger
     )

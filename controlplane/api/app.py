@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import ASGIApp
 
 from controlplane import __version__, portal
-from controlplane.api import health, openapi
+from controlplane.api import health, metrics, openapi
 from controlplane.api.deps import AppDeps, Runtime
 from controlplane.api.docs import mount_docs
 from controlplane.api.errors import install_error_handlers
@@ -25,6 +25,7 @@ from controlplane.drivers.proxmox_probe import probe
 from controlplane.services.auth import AuthPolicy
 from controlplane.services.guests import CONTAINER, VM
 from controlplane.services.tokens import TokenIssuer
+from controlplane.util import logs
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -100,11 +101,13 @@ def create_app(deps: AppDeps) -> FastAPI:
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         given = request.headers.get("x-request-id", "")
         request.state.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        logs.bind(request_id=request.state.request_id)
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
     app.include_router(health.router)
+    metrics.install(app)
     if settings.api_docs:
         mount_docs(app)
     app.include_router(api_router())

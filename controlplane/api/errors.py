@@ -1,12 +1,21 @@
-"""The one place where our exceptions become HTTP status codes and JSON error bodies."""
+"""The one place where our exceptions become HTTP status codes and JSON error bodies.
+
+A 5xx body never shows the server's file system: absolute paths in a component's message (sockets, run
+directories, key files) become ``<path>``; the full message goes to the log with the request id.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from controlplane import errors
+from controlplane.util.paths_text import without_paths
+
+log = logging.getLogger(__name__)
 
 STATUS_CODES: list[tuple[type[errors.ControlPlaneError], int]] = [
     (errors.QuotaExceeded, 409),
@@ -31,9 +40,14 @@ def status_for(exc: errors.ControlPlaneError) -> int:
     return 500
 
 
-async def _handle(_request: Request, exc: Exception) -> JSONResponse:
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.ControlPlaneError)
-    body: dict[str, object] = {"detail": exc.message}
+    status = status_for(exc)
+    message = exc.message
+    if status >= 500:
+        log.warning("request %s failed: %s", getattr(request.state, "request_id", ""), message)
+        message = without_paths(message)
+    body: dict[str, object] = {"detail": message}
     if exc.field:
         body["field"] = exc.field
     headers = {}
@@ -41,7 +55,7 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(body, status_code=status_for(exc), headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _field(loc: tuple[object, ...] | list[object]) -> str:

@@ -8,7 +8,7 @@ request may carry before any route, authentication or audit sees it.
 - A body larger than ``max_body_bytes`` is refused with 413 (from ``Content-Length`` before reading, or as
   soon as the streamed body passes the limit); a body not sent within ``body_timeout`` seconds gets 408.
 - A JSON body with a duplicate key, a NUL character in a key or string, or nesting deeper than
-  :data:`MAX_JSON_DEPTH` is refused with 422 naming the field.
+  :data:`MAX_JSON_DEPTH` is refused with 422 naming the field; so is a form body with a NUL character.
 """
 
 from __future__ import annotations
@@ -97,12 +97,20 @@ def check_target(scope: Scope) -> None:
         raise BodyProblem(422, "query", "query: NUL characters are not allowed")
 
 
-def _is_json(scope: Scope) -> bool:
+def _media_type(scope: Scope) -> bytes | None:
     for name, value in scope.get("headers", []):
         if name == b"content-type":
-            media = value.split(b";", 1)[0].strip().lower()
-            return media == b"application/json" or media.endswith(b"+json")
-    return True  # FastAPI parses a body without a content type as JSON
+            return value.split(b";", 1)[0].strip().lower()
+    return None
+
+
+def check_body(scope: Scope, body: bytes) -> None:
+    """Check a JSON body (:func:`check_json`) or a form body (no NUL characters); others pass as they are."""
+    media = _media_type(scope)
+    if media is None or media == b"application/json" or media.endswith(b"+json"):
+        check_json(body)  # FastAPI parses a body without a content type as JSON
+    elif media == b"application/x-www-form-urlencoded" and b"\x00" in unquote_to_bytes(body):
+        raise BodyProblem(422, "body", "body: NUL characters are not allowed")
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -142,8 +150,8 @@ class RequestGuard:
             if declared is not None and declared > self.max_body_bytes:
                 raise BodyProblem(413, "body", self._too_large())
             body, disconnected = await self._read_body(receive)
-            if body and _is_json(scope):
-                check_json(body)
+            if body:
+                check_body(scope, body)
         except BodyProblem as problem:
             await _error(send, problem)
             return

@@ -26,6 +26,7 @@ from controlplane.drivers.ansible_files import (
 )
 from controlplane.errors import ComponentError, InvalidInput
 from controlplane.util.binaries import PROJECT_ROOT, find_binary
+from controlplane.util.metrics import timed_tool
 
 __all__ = [
     "PLAYBOOKS_DIR", "GuestTarget", "PlaybookEvent", "PlaybookResult", "configuration_digest", "playbook_digest",
@@ -166,15 +167,19 @@ def run_playbook(
             "ANSIBLE_CONFIG": str(config),
             "PATH": os.pathsep.join([str(Path(binary).parent), os.environ.get("PATH", "")]),
         }
-        try:
-            runner = ansible_runner.run(
-                private_data_dir=str(private), project_dir=str(playbook_dir.resolve()), playbook=playbook,
-                inventory=str(inventory), limit=target.name, extravars=str(vars_file), envvars=envvars,
-                event_handler=collector, cancel_callback=is_cancelled, timeout=timeout,
-                suppress_env_files=True, quiet=True, ident="run", rotate_artifacts=1,
-            )
-        except Exception as exc:  # ansible-runner raises its own ConfigurationError, OSError, ...
-            raise ComponentError(f"ansible-runner could not run {playbook}: {exc}", component=COMPONENT) from exc
+        with timed_tool("ansible", "playbook") as outcome:
+            try:
+                runner = ansible_runner.run(
+                    private_data_dir=str(private), project_dir=str(playbook_dir.resolve()), playbook=playbook,
+                    inventory=str(inventory), limit=target.name, extravars=str(vars_file), envvars=envvars,
+                    event_handler=collector, cancel_callback=is_cancelled, timeout=timeout,
+                    suppress_env_files=True, quiet=True, ident="run", rotate_artifacts=1,
+                )
+            except Exception as exc:  # ansible-runner raises its own ConfigurationError, OSError, ...
+                raise ComponentError(f"ansible-runner could not run {playbook}: {exc}",
+                                     component=COMPONENT) from exc
+            if runner.status != "successful" or runner.rc != 0:
+                outcome.failed()
     changed = sum(collector.stats.get("changed", {}).values())
     ok = runner.status == "successful" and runner.rc == 0
     message = collector.message

@@ -25,6 +25,7 @@ from typing import Any
 
 from controlplane.db.roles import STATE_SCHEMA
 from controlplane.errors import InvalidInput
+from controlplane.util.metrics import timed_tool
 
 from .terraform_events import Redactor, classify
 from .terraform_process import CommandResult, EventHandler, ProcessControl, run_command
@@ -171,8 +172,12 @@ class TerraformRunner:
     def _run(self, command: str, workdir: Path, env: dict[str, str] | None, on_event: EventHandler | None,
              control: ProcessControl | None, *args: str, json_lines: bool = True) -> CommandResult:
         control = control or ProcessControl(timeout=self.timeout, grace=self.grace)
-        return run_command([self.binary, command, *args], workdir, self.environment(env), self.redactor(env),
-                           on_event=on_event, control=control, json_lines=json_lines)
+        with timed_tool("opentofu", command) as outcome:
+            result = run_command([self.binary, command, *args], workdir, self.environment(env),
+                                 self.redactor(env), on_event=on_event, control=control, json_lines=json_lines)
+            if result.returncode != 0:
+                outcome.failed()
+        return result
 
     def _check(self, command: str, workdir: Path, env: dict[str, str] | None, on_event: EventHandler | None,
                control: ProcessControl | None, *args: str, json_lines: bool = True) -> CommandResult:

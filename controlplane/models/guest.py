@@ -18,6 +18,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, create_model, field_validator, model_validator
 
 from controlplane.models.common import Count, DnsLabel, ShortText, Strict
+from controlplane.util.paths_text import without_paths
 
 API_VERSION = "controlplane/v1"
 Kind = Literal["VirtualMachine", "Container"]
@@ -226,6 +227,11 @@ class Condition(BaseModel):
     message: str = ""
     last_transition: str | None = None
 
+    @field_validator("message")
+    @classmethod
+    def _no_paths(cls, value: str) -> str:
+        return without_paths(value)
+
 
 class PlacementStatus(BaseModel):
     """Where the reconciler placed the guest, and why."""
@@ -277,9 +283,14 @@ class Status(BaseModel):
     stalled_generation: int | None = Field(
         None, description="The generation a permanent failure stopped at (retried when the spec changes)."
     )
-    last_error: str | None = None
+    last_error: str | None = Field(None, description="The last failure, without server file paths.")
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)
+
+    @field_validator("last_error")
+    @classmethod
+    def _no_paths(cls, value: str | None) -> str | None:
+        return without_paths(value) if value else value
 
 
 class SourcePublic(BaseModel):

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+import sqlalchemy as sa
+
+from controlplane.models import tables as t
+
 
 @dataclass(frozen=True)
 class ObjectKind:
@@ -13,6 +17,11 @@ class ObjectKind:
     name: str
     table: str
     api: str
+
+    @property
+    def rows(self) -> sa.Table:
+        """The kind's table (SQLAlchemy Core, from ``controlplane.models.tables``)."""
+        return t.metadata.tables[self.table]
 
 
 VM = ObjectKind("VirtualMachine", "virtual_machines", "qemu")

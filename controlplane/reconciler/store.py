@@ -7,7 +7,6 @@ track the spec, which users write).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from controlplane.db.engine import SYSTEM, apply_context
 
-from .kinds import ObjectKind
+from .kinds import KINDS, ObjectKind
 
 FINALIZER = "controlplane/destroy"
 
@@ -60,59 +59,61 @@ def drift_policy(spec: dict[str, Any], labels: dict[str, str] | None) -> str:
     return "report" if "report" in wanted else "correct"
 
 
-COLUMNS = ("id, tenant_id, project_id, cluster_id, name, labels, spec, status, conditions, generation, "
-           "observed_generation, finalizers, deleted_at")
+COLUMNS = ("id", "tenant_id", "project_id", "cluster_id", "name", "labels", "spec", "status", "conditions",
+           "generation", "observed_generation", "finalizers", "deleted_at")
 
 
 def load(conn: sa.Connection, kind: ObjectKind, object_id: UUID, *, lock: bool = False) -> ManagedObject | None:
     """The object, or None when its row is gone."""
-    sql = f"SELECT {COLUMNS} FROM {kind.table} WHERE id = :id" + (" FOR UPDATE" if lock else "")
-    row = conn.execute(sa.text(sql), {"id": object_id}).mappings().first()
-    return None if row is None else ManagedObject(kind=kind, **{k: row[k] for k in row.keys()})  # noqa: SIM118
+    g = kind.rows
+    query = sa.select(*(g.c[name] for name in COLUMNS)).where(g.c.id == object_id)
+    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
+    return None if row is None else ManagedObject(kind=kind, **{name: row[name] for name in COLUMNS})
 
 
 def write_status(conn: sa.Connection, obj: ManagedObject, *, observed_generation: int | None = None) -> None:
-    """Store ``obj.status`` and ``obj.conditions`` (and ``observed_generation`` when given)."""
-    status = {**obj.status, "conditions": obj.conditions}
+    """Store ``obj.status`` and ``obj.conditions`` (and ``observed_generation`` when given); conditions
+    live in their own column only (the API puts them into the document's ``status``)."""
+    status = {key: value for key, value in obj.status.items() if key != "conditions"}
     if observed_generation is not None:
         obj.observed_generation = observed_generation
     status["observed_generation"] = obj.observed_generation
-    conn.execute(
-        sa.text(f"UPDATE {obj.kind.table} SET status = CAST(:status AS jsonb), "
-                "conditions = CAST(:conditions AS jsonb), observed_generation = :og WHERE id = :id"),
-        {"status": json.dumps(status), "conditions": json.dumps(obj.conditions), "og": obj.observed_generation,
-         "id": obj.id},
-    )
+    g = obj.kind.rows
+    conn.execute(sa.update(g).where(g.c.id == obj.id).values(
+        status=status, conditions=obj.conditions, observed_generation=obj.observed_generation))
 
 
 def remove(conn: sa.Connection, obj: ManagedObject) -> bool:
     """Drop our finalizer and delete the row when no finalizer is left; True when the row is gone."""
+    g = obj.kind.rows
     row = conn.execute(
-        sa.text(f"UPDATE {obj.kind.table} SET finalizers = array_remove(finalizers, :f) "
-                "WHERE id = :id AND deleted_at IS NOT NULL RETURNING cardinality(finalizers)"),
-        {"f": FINALIZER, "id": obj.id},
+        sa.update(g).where(g.c.id == obj.id, g.c.deleted_at.is_not(None))
+        .values(finalizers=sa.func.array_remove(g.c.finalizers, FINALIZER))
+        .returning(sa.func.cardinality(g.c.finalizers))
     ).first()
     if row is None or row[0] > 0:
         return False
-    conn.execute(sa.text(f"DELETE FROM {obj.kind.table} WHERE id = :id"), {"id": obj.id})
+    conn.execute(sa.delete(g).where(g.c.id == obj.id))
     return True
 
 
 def used_vmids(conn: sa.Connection, cluster_id: UUID) -> set[int]:
     """VMIDs recorded (or reserved by a pending create) for any managed guest of the cluster."""
-    sql = " UNION ALL ".join(
-        f"SELECT (status->>'vmid')::int FROM {t} WHERE cluster_id = :c AND status ? 'vmid'"
-        for t in ("virtual_machines", "containers")
-    )
-    return {int(r[0]) for r in conn.execute(sa.text(sql), {"c": cluster_id}) if r[0] is not None}
+    query = sa.union_all(*(
+        sa.select(g.c.status["vmid"].astext.cast(sa.Integer))
+        .where(g.c.cluster_id == cluster_id, g.c.status.has_key("vmid"))
+        for g in (kind.rows for kind in KINDS.values())
+    ))
+    return {int(r[0]) for r in conn.execute(query) if r[0] is not None}
 
 
 def peers(conn: sa.Connection, cluster_id: UUID) -> list[dict[str, Any]]:
     """Every placed guest of the cluster: node, labels, memory, and whether its create is still pending."""
-    sql = " UNION ALL ".join(
-        f"SELECT id, status->>'node' AS node, labels, (spec->>'memory_mb')::int AS memory_mb, "
-        f"coalesce((status->>'create_pending')::boolean, false) AS pending FROM {t} "
-        "WHERE cluster_id = :c AND status ? 'node' AND deleted_at IS NULL"
-        for t in ("virtual_machines", "containers")
-    )
-    return [dict(r) for r in conn.execute(sa.text(sql), {"c": cluster_id}).mappings()]
+    query = sa.union_all(*(
+        sa.select(g.c.id, g.c.status["node"].astext.label("node"), g.c.labels,
+                  g.c.spec["memory_mb"].astext.cast(sa.Integer).label("memory_mb"),
+                  sa.func.coalesce(g.c.status["create_pending"].astext.cast(sa.Boolean), False).label("pending"))
+        .where(g.c.cluster_id == cluster_id, g.c.status.has_key("node"), g.c.deleted_at.is_(None))
+        for g in (kind.rows for kind in KINDS.values())
+    ))
+    return [dict(r) for r in conn.execute(query).mappings()]

@@ -9,15 +9,19 @@ foreground. Any number of workers, in any number of processes, coordinate only t
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from uuid import UUID
+
+from controlplane.util import metrics
 
 from . import leases
 from .backoff import Backoff
@@ -116,6 +120,7 @@ class Worker:
         for cluster_id in clusters:
             try:
                 self.resyncs.append(resync_cluster(self.ctx, cluster_id))
+                metrics.CLUSTER_LAST_RESYNC.labels(str(cluster_id)).set_to_current_time()
                 del self.resyncs[:-100]
             except Exception as exc:
                 log.warning("worker %s: observing cluster %s failed: %s", self.holder, cluster_id, exc)
@@ -127,14 +132,22 @@ class Worker:
         for lease in claimed:
             cancel = threading.Event()
             ctx = dataclasses.replace(self.ctx, cancel=cancel)
+            started = time.monotonic()
             with self._lock:
-                future = self._pool.submit(handle, ctx, lease, self.config.backoff)
+                # a context of its own per run: what a run binds for its log lines ends with it
+                future = self._pool.submit(contextvars.copy_context().run, handle, ctx, lease, self.config.backoff)
                 self._active[lease.object_id] = (future, cancel)
-            future.add_done_callback(lambda f, oid=lease.object_id: self._done(oid, f))
+            metrics.WORKQUEUE_ADDS.labels(lease.object_kind).inc()
+            future.add_done_callback(lambda f, lease=lease, t=started: self._done(
+                lease.object_id, f, (lease.object_kind, time.monotonic() - t, lease.attempts > 0)))
 
-    def _done(self, object_id: UUID, future: Future[str]) -> None:
+    def _done(self, object_id: UUID, future: Future[str], timing: tuple[str, float, bool] | None = None) -> None:
         with self._lock:
             self._active.pop(object_id, None)
+        if timing is not None:
+            kind, seconds, retry = timing
+            state = "failed" if future.cancelled() or future.exception() is not None else future.result()
+            metrics.record_reconcile(kind, state, seconds, retry=retry)
         if not future.cancelled() and future.exception() is not None:
             log.error("run of %s crashed: %s", object_id, future.exception())
         self._wake.set()

@@ -165,21 +165,33 @@ def _attempt(client: TestClient, email: str, password: str = "wrong password!") 
     return client.post("/api/v1/auth/login", json={"email": email, "password": password})
 
 
-def test_failures_back_off_exponentially_for_that_client_only(database: DatabaseUrls, vault: VaultStore) -> None:
-    api = build_api(database, vault, login_backoff_base=3)
+def test_failures_make_that_client_wait_and_no_other(database: DatabaseUrls, vault: VaultStore) -> None:
+    api = build_api(database, vault, login_backoff_base=60)
     seed_user(api.engine, "u@example.test", "admin")
     attacker = _client(api, "127.0.0.2")
     codes = [_attempt(attacker, "u@example.test").status_code for _ in range(7)]
-    assert codes == [401] * 6 + [429]  # five free failures, the sixth is checked and sets a wait
-    first_wait = int(_attempt(attacker, "u@example.test").headers["Retry-After"])
+    assert codes == [401] * 6 + [429]  # five free failures; the sixth is checked and sets a wait
+    assert 30 < int(_attempt(attacker, "u@example.test").headers["Retry-After"]) <= 60
     # the right password from the attacking client waits too
     assert _attempt(attacker, "u@example.test", PASSWORD).status_code == 429
-    wait_for(lambda: _attempt(attacker, "u@example.test").status_code == 401, timeout=30, interval=0.2,
-             what="the first wait to pass")
-    second = _attempt(attacker, "u@example.test")
-    assert second.status_code == 429 and int(second.headers["Retry-After"]) > first_wait
     # the real user, from a client without failures, logs in at once
     assert _attempt(_client(api, "127.0.0.3"), "u@example.test", PASSWORD).status_code == 200
+    api.engine.dispose()
+
+
+def test_each_further_failure_doubles_the_wait(database: DatabaseUrls, vault: VaultStore) -> None:
+    api = build_api(database, vault, login_backoff_base=1)
+    seed_user(api.engine, "u@example.test", "admin")
+    attacker = _client(api, "127.0.0.2")
+    assert [_attempt(attacker, "u@example.test").status_code for _ in range(6)] == [401] * 6  # wait now 1 s
+
+    def next_failure_gets_through() -> bool:
+        return bool(_attempt(attacker, "u@example.test").status_code == 401)
+
+    for wait in (1, 2, 4):  # each failure that gets through sets the next, doubled wait
+        wait_for(next_failure_gets_through, timeout=wait + 60, interval=0.2, what=f"the {wait} s wait to pass")
+    blocked = _attempt(attacker, "u@example.test")  # the wait is 8 s now
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 4
     api.engine.dispose()
 
 

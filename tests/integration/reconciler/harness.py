@@ -1,11 +1,12 @@
 """Shared pieces of the reconciler's tests: a registered cluster (row + token secret in Vault, exactly as
 registration stores them), a tenant and project, guests written as the API writes them, a worker started
-in-process, and readers of objects, runs and logs.
+in-process, and readers of objects, runs and logs. Every statement goes through the Core tables of
+``controlplane.models.tables`` (the schema the migrations build), and every write bumps what the API's
+writes bump.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +16,11 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
 from controlplane.db.engine import create_app_engine
+from controlplane.models import tables as t
 from controlplane.pvesim import Simulator
 from controlplane.reconciler.context import RunContext
 from controlplane.reconciler.kinds import KINDS
@@ -67,11 +70,9 @@ def register_cluster(engine: Engine, vault: Any, sim: Simulator, name: str = "de
     path = f"controlplane/clusters/{name}-{uuid.uuid4().hex[:6]}"
     vault.write(path, {"token_id": sim.token_id, "token_secret": sim.token_secret})
     with system_tx(engine) as conn:
-        return conn.execute(sa.text(
-            "INSERT INTO clusters (name, endpoint, token_id, secret_path, verify_tls, ca_cert) "
-            "VALUES (:n, :e, :t, :p, true, :ca) RETURNING id"),
-            {"n": name, "e": sim.url, "t": sim.token_id, "p": path, "ca": Path(sim.ca_file).read_text()},
-        ).scalar_one()
+        return conn.execute(sa.insert(t.clusters).values(
+            name=name, endpoint=sim.url, token_id=sim.token_id, secret_path=path, verify_tls=True,
+            ca_cert=Path(sim.ca_file).read_text()).returning(t.clusters.c.id)).scalar_one()
 
 
 def make_world(database: Any, vault: Any, toolchain: Any, sim: Simulator, tmp_path: Path) -> World:
@@ -80,10 +81,19 @@ def make_world(database: Any, vault: Any, toolchain: Any, sim: Simulator, tmp_pa
     setup = terraform_setup(toolchain, database.owner, tmp_path / "runs")
     cluster_id = register_cluster(engine, vault, sim)
     with system_tx(engine) as conn:
-        tenant = conn.execute(sa.text("INSERT INTO tenants (name) VALUES ('acme') RETURNING id")).scalar_one()
-        project = conn.execute(sa.text("INSERT INTO projects (tenant_id, name) VALUES (:t, 'shop') RETURNING id"),
-                               {"t": tenant}).scalar_one()
+        tenant = conn.execute(sa.insert(t.tenants).values(name="acme").returning(t.tenants.c.id)).scalar_one()
+        project = conn.execute(sa.insert(t.projects).values(tenant_id=tenant, name="shop")
+                               .returning(t.projects.c.id)).scalar_one()
     return World(engine, vault, setup, tmp_path / "data", database.owner, cluster_id, tenant, project)
+
+
+def _bumped(g: sa.Table, *, generation: bool = False) -> dict[str, Any]:
+    """What every write of the API bumps: ``resource_version`` and ``updated_at`` (``generation`` with a spec
+    change), as ``controlplane.services.guests`` does."""
+    values: dict[str, Any] = {"resource_version": g.c.resource_version + 1, "updated_at": sa.func.now()}
+    if generation:
+        values["generation"] = g.c.generation + 1
+    return values
 
 
 def spec_of(kind: str, **overrides: Any) -> dict[str, Any]:
@@ -98,36 +108,33 @@ def spec_of(kind: str, **overrides: Any) -> dict[str, Any]:
 
 def create_guest(world: World, kind: str, name: str, labels: dict[str, str] | None = None, **spec: Any) -> UUID:
     """Insert a guest as the API's create does (spec, finalizer, generation 1)."""
-    table = KINDS[kind].table
+    g = KINDS[kind].rows
     with system_tx(world.engine) as conn:
-        return conn.execute(sa.text(
-            f"INSERT INTO {table} (tenant_id, project_id, cluster_id, name, labels, spec, finalizers) "
-            "VALUES (:t, :p, :c, :n, CAST(:l AS jsonb), CAST(:s AS jsonb), :f) RETURNING id"),
-            {"t": world.tenant_id, "p": world.project_id, "c": world.cluster_id, "n": name,
-             "l": json.dumps(labels or {}), "s": json.dumps(spec_of(kind, **spec)), "f": [FINALIZER]},
-        ).scalar_one()
+        return conn.execute(sa.insert(g).values(
+            tenant_id=world.tenant_id, project_id=world.project_id, cluster_id=world.cluster_id, name=name,
+            labels=labels or {}, spec=spec_of(kind, **spec), finalizers=[FINALIZER]).returning(g.c.id)).scalar_one()
 
 
 def update_spec(world: World, kind: str, guest_id: UUID, **changes: Any) -> None:
     """Merge ``changes`` into the spec and bump generation, as the API's patch does."""
+    g = KINDS[kind].rows
     with system_tx(world.engine) as conn:
-        conn.execute(sa.text(
-            f"UPDATE {KINDS[kind].table} SET spec = spec || CAST(:c AS jsonb), generation = generation + 1, "
-            "resource_version = resource_version + 1 WHERE id = :id"), {"c": json.dumps(changes), "id": guest_id})
+        conn.execute(sa.update(g).where(g.c.id == guest_id).values(
+            spec=g.c.spec.op("||")(sa.cast(changes, JSONB)), **_bumped(g, generation=True)))
 
 
 def request_delete(world: World, kind: str, guest_id: UUID) -> None:
     """Mark the guest deleted, as the API's delete does."""
+    g = KINDS[kind].rows
     with system_tx(world.engine) as conn:
-        conn.execute(sa.text(f"UPDATE {KINDS[kind].table} SET deleted_at = now(), "
-                             "resource_version = resource_version + 1 WHERE id = :id"), {"id": guest_id})
+        conn.execute(sa.update(g).where(g.c.id == guest_id).values(deleted_at=sa.func.now(), **_bumped(g)))
 
 
 def guest(world: World, kind: str, guest_id: UUID) -> dict[str, Any] | None:
     """The guest's row as a dict (None when removed)."""
+    g = KINDS[kind].rows
     with system_tx(world.engine) as conn:
-        row = conn.execute(sa.text(f"SELECT * FROM {KINDS[kind].table} WHERE id = :id"), {"id": guest_id})
-        found = row.mappings().first()
+        found = conn.execute(sa.select(g).where(g.c.id == guest_id)).mappings().first()
     return dict(found) if found else None
 
 
@@ -137,6 +144,7 @@ def wait_ready(world: World, kind: str, guest_id: UUID, *, generation: int | Non
     def ready() -> dict[str, Any] | None:
         row = guest(world, kind, guest_id)
         assert row is not None, "the guest row disappeared"
+        assert "conditions" not in row["status"], "conditions are stored in their column only"
         wanted = generation or row["generation"]
         ok = row["observed_generation"] >= wanted and condition(row, "Ready").get("status") == "True"
         return row if ok else None
@@ -150,30 +158,31 @@ def wait_ready(world: World, kind: str, guest_id: UUID, *, generation: int | Non
 
 def runs_of(world: World, guest_id: UUID | None = None) -> list[dict[str, Any]]:
     """Run records (of one guest, or all), oldest first."""
-    where = "WHERE target_id = :id" if guest_id else ""
+    query = sa.select(t.runs).order_by(t.runs.c.started_at)
+    if guest_id:
+        query = query.where(t.runs.c.target_id == guest_id)
     with system_tx(world.engine) as conn:
-        rows = conn.execute(sa.text(f"SELECT * FROM runs {where} ORDER BY started_at"), {"id": guest_id})
-        return [dict(r) for r in rows.mappings()]
+        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def log_of(world: World, run_id: UUID) -> list[dict[str, Any]]:
     """A run's log lines in order."""
+    log = t.run_log_entries
     with system_tx(world.engine) as conn:
-        rows = conn.execute(sa.text("SELECT * FROM run_log_entries WHERE run_id = :id ORDER BY seq"), {"id": run_id})
+        rows = conn.execute(sa.select(log).where(log.c.run_id == run_id).order_by(log.c.seq))
         return [dict(r) for r in rows.mappings()]
 
 
 def act(world: World, kind: str, guest_id: UUID, action: str) -> None:
     """A power action as the API records it: desired power in the spec (new generation) plus an action row."""
     power = {"start": "running", "stop": "stopped", "shutdown": "stopped"}.get(action)
+    g = KINDS[kind].rows
     with system_tx(world.engine) as conn:
         if power is not None:
-            conn.execute(sa.text(
-                f"UPDATE {KINDS[kind].table} SET spec = spec || jsonb_build_object('power', CAST(:p AS text)), "
-                "generation = generation + 1 WHERE id = :id AND spec->>'power' <> :p"), {"p": power, "id": guest_id})
-        conn.execute(sa.text("INSERT INTO guest_actions (tenant_id, target_kind, target_id, action) "
-                             "VALUES (:t, :k, :id, :a)"),
-                     {"t": world.tenant_id, "k": kind, "id": guest_id, "a": action})
+            conn.execute(sa.update(g).where(g.c.id == guest_id, g.c.spec["power"].astext != power).values(
+                spec=g.c.spec.op("||")(sa.func.jsonb_build_object("power", power)), **_bumped(g, generation=True)))
+        conn.execute(sa.insert(t.guest_actions).values(
+            tenant_id=world.tenant_id, target_kind=kind, target_id=guest_id, action=action))
 
 
 def workspaces(world: World) -> set[str]:
