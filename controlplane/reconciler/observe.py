@@ -9,15 +9,17 @@ run are made due as well.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from controlplane.drivers.proxmox_observe import ClusterSnapshot, cluster_snapshot
+from controlplane.models import tables as t
 
 from . import leases
 from .conditions import DRIFTED, READY, get_condition, now_iso, set_condition
@@ -55,20 +57,24 @@ def drift_reasons(kind: ObjectKind, spec: dict[str, Any], vmid: int, snapshot: C
     return reasons
 
 
-SELECT_SQL = """
-SELECT g.id, g.tenant_id, g.labels, g.spec, g.status, g.conditions, g.generation, g.observed_generation
-FROM {table} g
-WHERE g.cluster_id = :c AND g.deleted_at IS NULL AND g.status ? 'vmid'
-  AND NOT coalesce((g.status->>'create_pending')::boolean, false)
-  AND NOT EXISTS (SELECT 1 FROM work_leases w WHERE w.object_id = g.id AND w.holder IS NOT NULL
-                  AND w.expires_at > now())
-"""
+def _observed(kind: ObjectKind, cluster_id: UUID) -> sa.Select:
+    """The placed guests of ``kind`` on the cluster that no run is working on right now."""
+    g, w = kind.rows, t.work_leases
+    running = sa.exists().where(w.c.object_id == g.c.id, w.c.holder.is_not(None), w.c.expires_at > sa.func.now())
+    creating = sa.func.coalesce(g.c.status["create_pending"].astext.cast(sa.Boolean), False)
+    return sa.select(g.c.id, g.c.tenant_id, g.c.labels, g.c.spec, g.c.status, g.c.conditions, g.c.generation,
+                     g.c.observed_generation).where(
+        g.c.cluster_id == cluster_id, g.c.deleted_at.is_(None), g.c.status.has_key("vmid"), ~creating, ~running)
 
-UPDATE_SQL = """
-UPDATE {table} g SET status = g.status || v.patch, conditions = v.conditions
-FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id uuid, patch jsonb, conditions jsonb)
-WHERE g.id = v.id
-"""
+
+def _update(kind: ObjectKind, updates: list[dict[str, Any]]) -> sa.Update:
+    """One statement for every judged guest: its status patch merged in and its conditions replaced."""
+    g = kind.rows
+    v = sa.func.jsonb_to_recordset(sa.cast(updates, JSONB)).table_valued(
+        sa.column("id", PG_UUID(as_uuid=True)), sa.column("patch", JSONB), sa.column("conditions", JSONB),
+    ).render_derived(name="v", with_types=True)
+    return sa.update(g).where(g.c.id == v.c.id).values(status=g.c.status.op("||")(v.c.patch),
+                                                       conditions=v.c.conditions)
 
 
 def _judge(kind: ObjectKind, row: Any, snapshot: ClusterSnapshot, stamp: str) -> tuple[dict[str, Any], bool]:
@@ -105,7 +111,7 @@ def resync_cluster(ctx: RunContext, cluster_id: UUID) -> ObserveReport:
     guests = drifted = enqueued = 0
     with system_tx(ctx.engine) as conn:
         for kind in KINDS.values():
-            rows = conn.execute(sa.text(SELECT_SQL.format(table=kind.table)), {"c": cluster_id}).all()
+            rows = conn.execute(_observed(kind, cluster_id)).all()
             updates = []
             for row in rows:
                 update, correct = _judge(kind, row, snapshot, stamp)
@@ -116,7 +122,7 @@ def resync_cluster(ctx: RunContext, cluster_id: UUID) -> ObserveReport:
                     enqueued += 1
             guests += len(rows)
             if updates:
-                conn.execute(sa.text(UPDATE_SQL.format(table=kind.table)), {"rows": json.dumps(updates)})
+                conn.execute(_update(kind, updates))
         if ctx.configure is not None:
             enqueued += enqueue_stale(conn, ctx.configure, cluster_id)
     return ObserveReport(cluster_id, 1, guests, drifted, enqueued, round(time.monotonic() - started, 3))
