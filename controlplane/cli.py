@@ -80,7 +80,7 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
 
     stack = Stack(settings, report=_say)
     demo_cluster = DemoCluster(settings.data_dir.resolve() / "pvesim")
-    worker = None
+    worker = syncer = None
     try:
         stack.start()
         assert stack.app_engine is not None and stack.vault is not None
@@ -95,6 +95,9 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
             worker = start_worker(settings, stack.app_engine, stack.vault, owner_url=stack.database.owner_url,
                                   concurrency=workers, poll_interval=2.0, resync_interval=30.0)
             _say(f"Reconciler: {workers} concurrent runs in this process")
+            from controlplane.gitops.sync import Syncer
+
+            syncer = Syncer(stack.app_engine, stack.vault).start()
         http_app = create_app(
             AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault, extra_checks=checks)
         )
@@ -114,6 +117,8 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
         _print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     finally:
+        if syncer is not None:
+            syncer.stop()
         if worker is not None:
             worker.stop()
         demo_cluster.stop()
@@ -328,6 +333,40 @@ def worker(
         running.stop()
     except ControlPlaneError as exc:
         _print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        stack.stop()
+
+
+@app.command()
+def sync(
+    interval: Annotated[float, typer.Option(help="Seconds between looks for due git sources.")] = 5.0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Follow the git sources (pull-based GitOps): poll, fetch, validate and apply each new commit.
+
+    Example: controlplane sync --interval 5
+    """
+    import signal
+    import threading
+
+    from controlplane.gitops.sync import Syncer
+    from controlplane.stack import Stack
+
+    settings = _settings(data_dir=data_dir)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    stack = Stack(settings, report=_say)
+    try:
+        stack.start()
+        assert stack.app_engine is not None and stack.vault is not None
+        syncer = Syncer(stack.app_engine, stack.vault, interval=interval).start()
+        _say("git sync running; Ctrl-C or SIGTERM stops it")
+        stopping.wait()
+        syncer.stop()
+    except ControlPlaneError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     finally:
         stack.stop()

@@ -18,7 +18,18 @@ from controlplane.api.errors import install_error_handlers
 from controlplane.api.mailer import SmtpMailer
 from controlplane.api.middleware import RequestGuard
 from controlplane.api.ratelimit import MemoryLimiter, RedisLimiter
-from controlplane.api.routes import api_keys, auth, clusters, gitops, guests, projects, records, tenants, users
+from controlplane.api.routes import (
+    api_keys,
+    auth,
+    clusters,
+    git_sources,
+    gitops,
+    guests,
+    projects,
+    records,
+    tenants,
+    users,
+)
 from controlplane.api.signing import load_or_create_key
 from controlplane.config import Settings
 from controlplane.drivers.proxmox_probe import probe
@@ -71,6 +82,7 @@ def api_router() -> APIRouter:
     router.include_router(guests.guest_router(CONTAINER, "/containers"))
     router.include_router(records.router)
     router.include_router(gitops.router)
+    router.include_router(git_sources.router)
     return router
 
 
