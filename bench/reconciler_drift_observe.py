@@ -40,23 +40,19 @@ from controlplane.reconciler.conditions import PROVISIONED, READY, now_iso, set_
 from controlplane.reconciler.credentials import load_cluster
 from controlplane.reconciler.kinds import KINDS
 from controlplane.reconciler.observe import (
-    CLUSTER_SEEN_SQL,
-    COUNT_SQL,
-    MANAGED_SQL,
-    SELECT_SQL,
-    UPDATE_SQL,
+    _count,
     _judge,
+    _observed,
+    _stamp_cluster,
+    _update,
+    _worth_judging,
     resync_cluster,
-    seen_rows,
 )
 from controlplane.reconciler.store import FINALIZER, system_tx
 from tests.integration.reconciler.harness import World, make_world
 
 KIND_OF_TYPE = {"qemu": "VirtualMachine", "lxc": "Container"}
 RESOURCE_OF_TYPE = {"qemu": "proxmox_virtual_environment_vm", "lxc": "proxmox_virtual_environment_container"}
-#: What a resync read before PostgreSQL compared the rows with the snapshot: every managed row.
-SELECT_ALL_SQL = ("SELECT g.id, g.tenant_id, g.labels, g.spec, g.status, g.conditions, g.generation, "
-                  "g.observed_generation FROM {table} g WHERE " + MANAGED_SQL)
 INSERT_SQL = """
 INSERT INTO {table} (tenant_id, project_id, cluster_id, name, spec, status, conditions, finalizers,
                      generation, observed_generation)
@@ -101,8 +97,7 @@ def resync_steps(world: World, *, write_all: bool = False) -> dict[str, float]:
     """One resync reproduced step by step with the same SQL and judgement as ``observe.resync_cluster``,
     each step timed: where the time of a resync goes. ``write_all`` reads and writes every managed row,
     changed or not (what a resync did before unchanged rows were skipped): the baseline of the same run."""
-    steps: dict[str, float] = dict.fromkeys(("credentials", "api", "select", "judge", "encode", "update",
-                                              "commit"), 0.0)
+    steps: dict[str, float] = dict.fromkeys(("credentials", "api", "select", "judge", "update", "commit"), 0.0)
     mark = time.perf_counter()
 
     def lap(step: str) -> None:
@@ -120,21 +115,18 @@ def resync_steps(world: World, *, write_all: bool = False) -> dict[str, float]:
     with system_tx(world.engine) as conn:
         for kind in KINDS.values():
             if write_all:
-                rows = conn.execute(sa.text(SELECT_ALL_SQL.format(table=kind.table)), {"c": world.cluster_id}).all()
+                rows = conn.execute(_observed(kind, world.cluster_id)).all()
             else:
-                rows = conn.execute(sa.text(SELECT_SQL.format(table=kind.table)),
-                                    {"c": world.cluster_id, "seen": seen_rows(kind, snapshot)}).all()
-                conn.execute(sa.text(COUNT_SQL.format(table=kind.table)), {"c": world.cluster_id}).scalar_one()
+                rows = conn.execute(_worth_judging(kind, world.cluster_id, snapshot)).all()
+                conn.execute(_count(kind, world.cluster_id)).scalar_one()
             lap("select")
             judged = [_judge(kind, row, snapshot, stamp) for row in rows]
             updates = [j.update for j in judged if write_all or j.changed]
             lap("judge")
-            payload = json.dumps(updates)
-            lap("encode")
             if updates:
-                conn.execute(sa.text(UPDATE_SQL.format(table=kind.table)), {"rows": payload})
+                conn.execute(_update(kind, updates))
             lap("update")
-        conn.execute(sa.text(CLUSTER_SEEN_SQL), {"stamp": stamp, "c": world.cluster_id})
+        conn.execute(_stamp_cluster(world.cluster_id, stamp))
     lap("commit")
     return steps
 

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
 from controlplane import __version__
 from controlplane.config import Settings, get_settings
 from controlplane.errors import ControlPlaneError
 from controlplane.gitops.cli import register as register_gitops
 from controlplane.pvesim.cli import pvesim_command
+from controlplane.util.logs import configure_logging, is_json
 
 app = typer.Typer(
     name="controlplane",
@@ -27,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.command("pvesim")(pvesim_command)
 register_gitops(app)
 
+log = logging.getLogger("controlplane")
 console = Console(stderr=True)
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Bind address (CONTROLPLANE_HTTP_HOST).")]
@@ -49,18 +50,23 @@ def _settings(host: str | None = None, port: int | None = None, data_dir: Path |
     except ControlPlaneError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
-    )
-    for noisy in ("pgserver", "alembic", "httpx", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(settings.log_level, settings.log_format, console)
     return settings
 
 
+def _print(markup: str) -> None:
+    """Tell the operator: Rich markup on the console, or a log line when logs are JSON (stderr stays JSON)."""
+    if is_json():
+        from rich.text import Text
+
+        log.log(logging.ERROR if markup.startswith("[red]") else logging.INFO, "%s",
+                Text.from_markup(markup).plain.strip().removeprefix("• "))
+    else:
+        console.print(markup)
+
+
 def _say(message: str) -> None:
-    console.print(f"[dim]•[/dim] {message}")
+    _print(f"[dim]•[/dim] {message}")
 
 
 def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int = 0) -> None:
@@ -74,7 +80,7 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
 
     stack = Stack(settings, report=_say)
     demo_cluster = DemoCluster(settings.data_dir.resolve() / "pvesim")
-    worker = None
+    worker = syncer = None
     try:
         stack.start()
         assert stack.app_engine is not None and stack.vault is not None
@@ -89,12 +95,15 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
             worker = start_worker(settings, stack.app_engine, stack.vault, owner_url=stack.database.owner_url,
                                   concurrency=workers, poll_interval=2.0, resync_interval=30.0)
             _say(f"Reconciler: {workers} concurrent runs in this process")
+            from controlplane.gitops.sync import Syncer
+
+            syncer = Syncer(stack.app_engine, stack.vault).start()
         http_app = create_app(
             AppDeps(settings=settings, app_engine=stack.app_engine, vault=stack.vault, extra_checks=checks)
         )
         serve_metrics_port(settings, stack.app_engine)
         url = f"http://{settings.http_host}:{settings.http_port}"
-        console.print(
+        _print(
             f"\n[bold]{title}[/bold] {__version__} listening on [cyan]{url}[/cyan]  "
             f"(readiness {url}/readyz, API docs {url}/docs)\n"
             f"  data directory: {stack.data_dir}\n"
@@ -105,14 +114,16 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         pass
     except ControlPlaneError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
+        _print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     finally:
+        if syncer is not None:
+            syncer.stop()
         if worker is not None:
             worker.stop()
         demo_cluster.stop()
         stack.stop()
-        console.print("controlplane stopped; every component it started is stopped too.")
+        _print("controlplane stopped; every component it started is stopped too.")
 
 
 @app.command()
@@ -320,6 +331,40 @@ def worker(
         stopping.wait()
         _say("stopping: runs in progress are cancelled and their leases given back")
         running.stop()
+    except ControlPlaneError as exc:
+        _print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        stack.stop()
+
+
+@app.command()
+def sync(
+    interval: Annotated[float, typer.Option(help="Seconds between looks for due git sources.")] = 5.0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Follow the git sources (pull-based GitOps): poll, fetch, validate and apply each new commit.
+
+    Example: controlplane sync --interval 5
+    """
+    import signal
+    import threading
+
+    from controlplane.gitops.sync import Syncer
+    from controlplane.stack import Stack
+
+    settings = _settings(data_dir=data_dir)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    stack = Stack(settings, report=_say)
+    try:
+        stack.start()
+        assert stack.app_engine is not None and stack.vault is not None
+        syncer = Syncer(stack.app_engine, stack.vault, interval=interval).start()
+        _say("git sync running; Ctrl-C or SIGTERM stops it")
+        stopping.wait()
+        syncer.stop()
     except ControlPlaneError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc

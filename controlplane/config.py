@@ -40,7 +40,13 @@ class Settings(BaseSettings):
         "--tenant it must be the owner role's."
     )
     vault_addr: str | None = Field(None, description="Vault/OpenBao address; embedded OpenBao when unset.")
-    vault_token: SecretStr | None = Field(None, description="Vault token (required with vault_addr).")
+    vault_token: SecretStr | None = Field(
+        None, description="Vault token (with vault_addr, unless AppRole credentials are given)."
+    )
+    vault_role_id: str | None = Field(None, description="AppRole role id (instead of vault_token).")
+    vault_role_id_file: Path | None = Field(None, description="File holding the AppRole role id.")
+    vault_secret_id: SecretStr | None = Field(None, description="AppRole secret id (with vault_role_id).")
+    vault_secret_id_file: Path | None = Field(None, description="File holding the AppRole secret id.")
     vault_kv_mount: str = Field("secret", description="Mount point of the KV v2 secrets engine.")
     redis_url: SecretStr | None = Field(None, description="Redis URL (optional: cache, events, rate limits).")
     tf_binary: str | None = Field(None, description="tofu or terraform binary; found on PATH or in .tools/.")
@@ -56,6 +62,9 @@ class Settings(BaseSettings):
         0, ge=0, description="Seconds a finished run's directory is kept for debugging; 0 removes it at once."
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log format: text for humans, or json (one object per line, for a log collector)."
+    )
     access_token_ttl: int = Field(900, ge=30, le=86400, description="Lifetime of JWT access tokens, in seconds.")
     refresh_token_ttl: int = Field(
         1_209_600, ge=300, le=31_536_000, description="Lifetime of refresh tokens, in seconds (rotated on use)."
@@ -168,6 +177,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    def vault_approle(self) -> tuple[str, str] | None:
+        """The AppRole role id and secret id (from the settings or their files), or None when not configured."""
+        role = self.vault_role_id or _read_file(self.vault_role_id_file)
+        secret = (self.vault_secret_id.get_secret_value() if self.vault_secret_id
+                  else _read_file(self.vault_secret_id_file))
+        return (role, secret) if role and secret else None
+
     @property
     def embedded_database(self) -> bool:
         """True when the control plane runs its own PostgreSQL (no database URL configured)."""
@@ -177,6 +193,15 @@ class Settings(BaseSettings):
     def embedded_vault(self) -> bool:
         """True when the control plane runs its own OpenBao (no Vault address configured)."""
         return self.vault_addr is None
+
+
+def _read_file(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip() or None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def env_name(field: str) -> str:
@@ -194,6 +219,9 @@ def get_settings(**overrides: object) -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from exc
-    if settings.vault_addr and settings.vault_token is None:
-        raise ConfigError(f"{env_name('vault_token')} is required when {env_name('vault_addr')} is set")
+    if settings.vault_addr and settings.vault_token is None and settings.vault_approle() is None:
+        raise ConfigError(
+            f"{env_name('vault_token')} or {env_name('vault_role_id')} and {env_name('vault_secret_id')} "
+            f"(or their _FILE settings) are required when {env_name('vault_addr')} is set"
+        )
     return settings

@@ -22,6 +22,7 @@ from controlplane.db.embedded import EmbeddedPostgres
 from controlplane.db.engine import check_app_role, create_app_engine
 from controlplane.drivers.embedded_vault import EmbeddedOpenBao
 from controlplane.drivers.vault import VaultStore
+from controlplane.drivers.vault_approle import AppRoleCredentials
 from controlplane.errors import ComponentError
 
 log = logging.getLogger(__name__)
@@ -90,11 +91,21 @@ class Stack:
             self.vault_server.start()
             self._stoppers.append(self.vault_server.stop)
             addr, token = self.vault_server.addr, self.vault_server.token
+        elif (approle := self.settings.vault_approle()) is not None:
+            addr = self.settings.vault_addr
+            self.report(f"Vault: using {addr} (AppRole)")
+            self.vault = VaultStore.with_approle(addr, AppRoleCredentials(*approle), mount=self.settings.vault_kv_mount)
+            self._stoppers.append(self.vault.close)
+            return self._check_vault(addr)
         else:
             assert self.settings.vault_token is not None
             addr, token = self.settings.vault_addr, self.settings.vault_token.get_secret_value()
             self.report(f"Vault: using {addr}")
         self.vault = VaultStore(addr, token, mount=self.settings.vault_kv_mount)
+        return self._check_vault(addr)
+
+    def _check_vault(self, addr: str) -> VaultStore:
+        assert self.vault is not None
         health = self.vault.health()
         if not health.ready:
             raise ComponentError(f"Vault at {addr} is not ready: {health.detail}", component="vault")
@@ -134,4 +145,5 @@ def http_server_config(app: object, settings: Settings, *, port: int | None = No
         app, host=settings.http_host, port=settings.http_port if port is None else port, log_level="warning",
         http=deadline_protocol(settings.header_read_timeout), timeout_keep_alive=settings.keep_alive_timeout,
         h11_max_incomplete_event_size=H11_MAX_INCOMPLETE_EVENT_SIZE, **UVICORN_PROXY_OPTIONS,
+        **({"log_config": None} if settings.log_format == "json" else {}),  # JSON: uvicorn logs via the root logger
     )

@@ -3,8 +3,8 @@ developer's machine out of the tests.
 
 Loaded with ``-p tests.plugin`` (see pyproject.toml). Each fixture module starts its server once per test
 session on a free loopback port and stops it at the end; a missing binary fails the run with the command
-that installs it (nothing is skipped). Tests that start OpenTofu, a confined sshd or a browser, and the
-end-to-end ones, are marked ``slow`` from their path (``make test-fast`` runs the others).
+that installs it (nothing is skipped). Tests that start OpenTofu, a confined sshd, a browser or Ansible's
+executables, and the end-to-end ones, are marked ``slow`` from their path (``make test-fast`` runs the others).
 ``tests/maintainer`` (checks against the official PVE API schema, which lives outside the repository) is
 collected only with ``--official-schema PATH`` (``make schema-check``).
 
@@ -95,10 +95,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def is_slow(path: Path) -> bool:
-    """Whether the tests of the module at ``path`` are slow: end-to-end (``tests/e2e``), or named after
+    """Whether the tests of the module at ``path`` are slow: end-to-end (``tests/e2e``), driving Ansible's
+    own executables (``tests/integration/ansible``: each start of one costs seconds), or named after
     OpenTofu, a confined sshd or a browser they start (test modules name the real servers they start)."""
     relative = path.relative_to(TESTS_DIR) if path.is_relative_to(TESTS_DIR) else path
-    return relative.parts[:1] == ("e2e",) or any(word in path.stem for word in SLOW_WORDS)
+    return (relative.parts[:1] == ("e2e",) or relative.parts[:2] == ("integration", "ansible")
+            or any(word in path.stem for word in SLOW_WORDS))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

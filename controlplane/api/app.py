@@ -18,13 +18,25 @@ from controlplane.api.errors import install_error_handlers
 from controlplane.api.mailer import SmtpMailer
 from controlplane.api.middleware import RequestGuard
 from controlplane.api.ratelimit import MemoryLimiter, RedisLimiter
-from controlplane.api.routes import api_keys, auth, clusters, gitops, guests, projects, records, tenants, users
+from controlplane.api.routes import (
+    api_keys,
+    auth,
+    clusters,
+    git_sources,
+    gitops,
+    guests,
+    projects,
+    records,
+    tenants,
+    users,
+)
 from controlplane.api.signing import load_or_create_key
 from controlplane.config import Settings
 from controlplane.drivers.proxmox_probe import probe
 from controlplane.services.auth import AuthPolicy
 from controlplane.services.guests import CONTAINER, VM
 from controlplane.services.tokens import TokenIssuer
+from controlplane.util import logs
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -70,6 +82,7 @@ def api_router() -> APIRouter:
     router.include_router(guests.guest_router(CONTAINER, "/containers"))
     router.include_router(records.router)
     router.include_router(gitops.router)
+    router.include_router(git_sources.router)
     return router
 
 
@@ -100,6 +113,7 @@ def create_app(deps: AppDeps) -> FastAPI:
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         given = request.headers.get("x-request-id", "")
         request.state.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        logs.bind(request_id=request.state.request_id)
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response

@@ -13,6 +13,7 @@ Each scrape adds counts taken from the database at that moment (see
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -25,8 +26,12 @@ from sqlalchemy.engine import Engine
 
 from controlplane.config import Settings, env_name
 from controlplane.services.fleet_counts import fleet_counts
+from controlplane.util import logs
 from controlplane.util.metrics import HTTP_DURATION, HTTP_REQUESTS
 
+access_log = logging.getLogger("controlplane.http")
+"""One line per request (info with JSON logs, debug in text): method, route template (never the raw path,
+which may carry a token), status, time."""
 UNMATCHED = "unmatched"
 """The route label of requests no route matched (a raw path would make a label per URL)."""
 
@@ -120,8 +125,12 @@ def install(app: FastAPI) -> None:
             return response
         finally:
             template = route_template(request.scope)
+            seconds = time.perf_counter() - started
             HTTP_REQUESTS.labels(request.method, template, str(status)).inc()
-            HTTP_DURATION.labels(request.method, template).observe(time.perf_counter() - started)
+            HTTP_DURATION.labels(request.method, template).observe(seconds)
+            with logs.bound(request_id=getattr(request.state, "request_id", None)):  # set by an inner layer
+                access_log.log(logging.INFO if logs.is_json() else logging.DEBUG,  # text: the console stays quiet
+                               "%s %s %d %.1fms", request.method, template, status, seconds * 1000)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

@@ -102,11 +102,15 @@ def check_app_role(engine: Engine) -> None:
     It must log in as itself, not be a superuser, not bypass RLS, and be a member of no other role (a
     member could ``SET ROLE`` to it).
     """
-    with engine.connect() as conn:
-        row = conn.execute(sa.text(
-            "SELECT current_user, session_user, r.rolsuper, r.rolbypassrls, "
-            "  (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid) "
-            "FROM pg_roles r WHERE r.rolname = current_user")).one()
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.text(
+                "SELECT current_user, session_user, r.rolsuper, r.rolbypassrls, "
+                "  (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid) "
+                "FROM pg_roles r WHERE r.rolname = current_user")).one()
+    except sa.exc.OperationalError as exc:
+        raise ComponentError(f"cannot log in as {APP_ROLE} ({exc.orig}); set CONTROLPLANE_APP_DATABASE_URL to a "
+                             f"login of {APP_ROLE} (with its password)", component="postgresql") from exc
     user, session_user, superuser, bypass, memberships = row
     problems = [text for bad, text in [
         (user != APP_ROLE or session_user != APP_ROLE, f"logs in as {session_user}, not {APP_ROLE}"),

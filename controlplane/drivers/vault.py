@@ -13,6 +13,7 @@ import hvac
 import hvac.exceptions
 import requests
 
+from controlplane.drivers.vault_approle import AppRoleCredentials, TokenKeeper
 from controlplane.errors import ComponentError, NotFound, PermanentError, TemporaryError
 
 COMPONENT = "vault"
@@ -50,6 +51,22 @@ class VaultStore:
         self.addr = addr
         self.mount = mount
         self._client = hvac.Client(url=addr, token=token, timeout=timeout)
+        self.keeper: TokenKeeper | None = None
+
+    @classmethod
+    def with_approle(cls, addr: str, credentials: AppRoleCredentials, *, mount: str = "secret",
+                     timeout: float = 5.0) -> VaultStore:
+        """A store logged in with AppRole whose token is renewed in the background until :meth:`close`."""
+        store = cls(addr, "", mount=mount, timeout=timeout)
+        store.keeper = TokenKeeper(store._client, credentials)
+        store.keeper.login()
+        store.keeper.start()
+        return store
+
+    def close(self) -> None:
+        """Stop renewing the token (AppRole stores)."""
+        if self.keeper is not None:
+            self.keeper.stop()
 
     def write(self, path: str, data: dict[str, str]) -> None:
         """Store ``data`` at ``path`` (a new version when it exists)."""
@@ -68,6 +85,18 @@ class VaultStore:
                 if "check-and-set" not in str(exc):
                     raise
                 return False
+            except hvac.exceptions.Forbidden:
+                # a create-only policy refuses a write to an existing path outright: the path is taken
+                if self._exists(path):
+                    return False
+                raise
+        return True
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self.read(path)
+        except NotFound:
+            return False
         return True
 
     def read(self, path: str) -> dict[str, str]:

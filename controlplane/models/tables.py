@@ -144,6 +144,17 @@ def _guest_table(name: str) -> sa.Table:
 virtual_machines = _guest_table("virtual_machines")
 containers = _guest_table("containers")
 
+git_sources = sa.Table(
+    "git_sources", metadata, _id(), sa.Column("tenant_id", _uuid), sa.Column("name", sa.Text),
+    sa.Column("url", sa.Text), sa.Column("branch", sa.Text), sa.Column("path", sa.Text),
+    sa.Column("include", JSONB), sa.Column("exclude", JSONB), sa.Column("poll_interval_s", sa.Integer),
+    sa.Column("prune", sa.Boolean), sa.Column("suspended", sa.Boolean), sa.Column("credential_path", sa.Text),
+    sa.Column("webhook_secret_path", sa.Text), sa.Column("state", sa.Text), sa.Column("last_seen_commit", sa.Text),
+    sa.Column("last_applied_commit", sa.Text), sa.Column("last_error", sa.Text), sa.Column("last_polled_at", _ts),
+    sa.Column("refresh_requested_at", _ts), sa.Column("created_by", _uuid), sa.Column("created_at", _ts),
+    sa.Column("updated_at", _ts), sa.Column("resource_version", sa.BigInteger),
+)
+
 guest_actions = sa.Table(
     "guest_actions", metadata, _id(), _fk("tenant_id", "tenants.id", "CASCADE", nullable=False),
     _text("target_kind"), sa.Column("target_id", _uuid, nullable=False), _text("action"),
@@ -198,6 +209,6 @@ claim_key = sa.Table(
 
 TENANT_OWNED = [
     "projects", "users", "memberships", "api_keys", "refresh_tokens", "password_resets", "virtual_machines",
-    "containers", "guest_actions", "runs", "run_log_entries", "work_leases", "audit_events",
+    "containers", "guest_actions", "git_sources", "runs", "run_log_entries", "work_leases", "audit_events",
 ]
 """Every table whose rows belong to one tenant (``tenants`` itself is keyed by ``id``)."""

@@ -93,11 +93,6 @@ def forgot(request: Request, token: AnonCsrf, email: Annotated[str, Form()] = ""
     return _anon_page(request, token, "forgot.html", error="", sent=RESET_SENT)
 
 
-def reset_link_base(public_url: str) -> str:
-    """Where the reset mail's link points: this portal's reset page."""
-    return resets.reset_link(public_url)
-
-
 @router.get(RESET_PAGE, response_class=HTMLResponse)
 def reset_form(request: Request, token: AnonCsrf) -> HTMLResponse:
     """Choose a new password (the token comes from the mail's link)."""

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from .kinds import KINDS, RESYNC
+from controlplane.models import tables as t
+
+from .kinds import KINDS, RESYNC, ObjectKind
 
 
 @dataclass(frozen=True)
@@ -29,34 +32,30 @@ class Lease:
     last_error: str | None
 
 
-def _due_select(table: str, kind: str) -> str:
-    return (
-        f"SELECT '{kind}', g.id, g.tenant_id FROM {table} g WHERE g.deleted_at IS NOT NULL "
-        "OR (g.generation > g.observed_generation "
-        "    AND coalesce((g.status->>'stalled_generation')::bigint, -1) <> g.generation) "
-        "OR EXISTS (SELECT 1 FROM guest_actions a WHERE a.target_id = g.id AND a.state = 'pending')"
-    )
-
-
-SCHEDULE_SQL = (
-    "INSERT INTO work_leases (object_kind, object_id, tenant_id) "
-    + " UNION ALL ".join(_due_select(k.table, k.name) for k in KINDS.values())
-    + " ON CONFLICT (object_kind, object_id) DO NOTHING"
-)
+def _due(kind: ObjectKind) -> sa.Select:
+    """The objects of ``kind`` that need a run: deletion requested, a spec newer than observed (unless
+    that generation stalled on a permanent error), or a power action pending."""
+    g, actions = kind.rows, t.guest_actions
+    stalled = sa.func.coalesce(g.c.status["stalled_generation"].astext.cast(sa.BigInteger), -1)
+    pending = sa.exists().where(actions.c.target_id == g.c.id, actions.c.state == "pending")
+    return sa.select(sa.literal(kind.name, sa.Text), g.c.id, g.c.tenant_id).where(sa.or_(
+        g.c.deleted_at.is_not(None), sa.and_(g.c.generation > g.c.observed_generation, stalled != g.c.generation),
+        pending))
 
 
 def schedule_due(conn: sa.Connection) -> int:
     """Add a lease row for every due object that has none; returns how many were added."""
-    return conn.execute(sa.text(SCHEDULE_SQL)).rowcount or 0
+    w = t.work_leases
+    statement = pg_insert(w).from_select(
+        ["object_kind", "object_id", "tenant_id"], sa.union_all(*(_due(kind) for kind in KINDS.values()))
+    ).on_conflict_do_nothing(index_elements=["object_kind", "object_id"])
+    return conn.execute(statement).rowcount or 0
 
 
 def enqueue(conn: sa.Connection, kind: str, object_id: UUID, tenant_id: UUID | None) -> None:
     """Make one object due now (a drift to correct, say), unless it already has a lease row."""
-    conn.execute(
-        sa.text("INSERT INTO work_leases (object_kind, object_id, tenant_id) VALUES (:k, :id, :t) "
-                "ON CONFLICT (object_kind, object_id) DO NOTHING"),
-        {"k": kind, "id": object_id, "t": tenant_id},
-    )
+    conn.execute(pg_insert(t.work_leases).values(object_kind=kind, object_id=object_id, tenant_id=tenant_id)
+                 .on_conflict_do_nothing(index_elements=["object_kind", "object_id"]))
 
 
 CLAIM_SQL = """

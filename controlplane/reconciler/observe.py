@@ -16,15 +16,17 @@ guests therefore writes one row, the cluster's.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from controlplane.drivers.proxmox_observe import ClusterSnapshot, cluster_snapshot
+from controlplane.models import tables as t
 
 from . import leases
 from .conditions import DRIFTED, READY, get_condition, now_iso, set_condition
@@ -62,51 +64,61 @@ def drift_reasons(kind: ObjectKind, spec: dict[str, Any], vmid: int, snapshot: C
     return reasons
 
 
-#: The managed guests of cluster ``:c`` a resync judges: with a VMID, not being created, not under a run.
-MANAGED_SQL = """g.cluster_id = :c AND g.deleted_at IS NULL AND g.status ? 'vmid'
-  AND NOT coalesce((g.status->>'create_pending')::boolean, false)
-  AND NOT EXISTS (SELECT 1 FROM work_leases w WHERE w.object_id = g.id AND w.holder IS NOT NULL
-                  AND w.expires_at > now())
-"""
-
-COUNT_SQL = "SELECT count(*) FROM {table} g WHERE " + MANAGED_SQL
-
-#: The managed guests worth judging: all others are unchanged (the same power and node, no reboot, nothing
-#: :func:`drift_reasons` would find, not Drifted), which :func:`_judge` would neither write nor correct.
-SELECT_SQL = """
-WITH seen AS (SELECT * FROM jsonb_to_recordset(CAST(:seen AS jsonb))
-              AS s(vmid integer, power text, node text, cores integer, memory_mb integer, uptime bigint))
-SELECT g.id, g.tenant_id, g.labels, g.spec, g.status, g.conditions, g.generation, g.observed_generation
-FROM {table} g LEFT JOIN seen s ON s.vmid = (g.status->>'vmid')::integer
-WHERE """ + MANAGED_SQL + """
-  AND (s.vmid IS NULL
-       OR g.status->>'power' IS DISTINCT FROM s.power OR g.status->>'node' IS DISTINCT FROM s.node
-       OR (g.status->>'uptime') IS NULL OR s.uptime < (g.status->>'uptime')::numeric
-       OR (s.power IN ('running', 'stopped') AND s.power <> coalesce(g.spec->>'power', 'running'))
-       OR (s.cores <> 0 AND s.cores <> coalesce((g.spec->>'cores')::numeric, 1))
-       OR (s.memory_mb <> 0 AND s.memory_mb <> coalesce((g.spec->>'memory_mb')::numeric, 1024))
-       OR jsonb_typeof(g.status->'drift') = 'object'
-       OR g.conditions @> jsonb_build_array(jsonb_build_object('type', 'Drifted', 'status', 'True')))
-"""
+def _observed(kind: ObjectKind, cluster_id: UUID) -> sa.Select:
+    """The placed guests of ``kind`` on the cluster that no run is working on right now."""
+    g, w = kind.rows, t.work_leases
+    running = sa.exists().where(w.c.object_id == g.c.id, w.c.holder.is_not(None), w.c.expires_at > sa.func.now())
+    creating = sa.func.coalesce(g.c.status["create_pending"].astext.cast(sa.Boolean), False)
+    return sa.select(g.c.id, g.c.tenant_id, g.c.labels, g.c.spec, g.c.status, g.c.conditions, g.c.generation,
+                     g.c.observed_generation).where(
+        g.c.cluster_id == cluster_id, g.c.deleted_at.is_(None), g.c.status.has_key("vmid"), ~creating, ~running)
 
 
-def seen_rows(kind: ObjectKind, snapshot: ClusterSnapshot) -> str:
-    """The snapshot's guests of ``kind`` as the JSON :data:`SELECT_SQL` compares the stored rows with."""
-    return json.dumps([{"vmid": g.vmid, "power": g.power, "node": g.node, "cores": g.cores,
-                        "memory_mb": g.memory_mb, "uptime": g.uptime}
-                       for g in snapshot.guests.values() if g.kind == kind.name])
+def _seen(kind: ObjectKind, snapshot: ClusterSnapshot) -> Any:
+    """The snapshot's guests of ``kind`` as a table PostgreSQL can join the stored rows with."""
+    rows = [{"vmid": g.vmid, "power": g.power, "node": g.node, "cores": g.cores, "memory_mb": g.memory_mb,
+             "uptime": g.uptime} for g in snapshot.guests.values() if g.kind == kind.name]
+    return sa.func.jsonb_to_recordset(sa.cast(rows, JSONB)).table_valued(
+        sa.column("vmid", sa.Integer), sa.column("power", sa.Text), sa.column("node", sa.Text),
+        sa.column("cores", sa.Integer), sa.column("memory_mb", sa.Integer), sa.column("uptime", sa.BigInteger),
+    ).render_derived(name="s", with_types=True)
 
 
-UPDATE_SQL = """
-UPDATE {table} g SET status = g.status || v.patch, conditions = v.conditions
-FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id uuid, patch jsonb, conditions jsonb)
-WHERE g.id = v.id
-"""
+def _worth_judging(kind: ObjectKind, cluster_id: UUID, snapshot: ClusterSnapshot) -> sa.Select:
+    """The observed guests whose row the snapshot may change. All others are unchanged (the same power and
+    node, no reboot, nothing :func:`drift_reasons` would find, not Drifted): :func:`_judge` would neither
+    write nor correct them, so they never leave PostgreSQL."""
+    g, s = kind.rows, _seen(kind, snapshot)
+    status, spec = g.c.status, g.c.spec
+
+    def number(value: Any) -> Any:
+        return value.astext.cast(sa.Numeric)
+
+    differs = sa.or_(
+        s.c.vmid.is_(None),
+        status["power"].astext.is_distinct_from(s.c.power), status["node"].astext.is_distinct_from(s.c.node),
+        status["uptime"].astext.is_(None), s.c.uptime < number(status["uptime"]),
+        sa.and_(s.c.power.in_(("running", "stopped")), s.c.power != sa.func.coalesce(spec["power"].astext, "running")),
+        sa.and_(s.c.cores != 0, s.c.cores != sa.func.coalesce(number(spec["cores"]), 1)),
+        sa.and_(s.c.memory_mb != 0, s.c.memory_mb != sa.func.coalesce(number(spec["memory_mb"]), 1024)),
+        sa.func.jsonb_typeof(status["drift"]) == "object",
+        g.c.conditions.contains(sa.cast([{"type": DRIFTED, "status": "True"}], JSONB)),
+    )
+    joined = g.outerjoin(s, s.c.vmid == status["vmid"].astext.cast(sa.Integer))
+    return _observed(kind, cluster_id).select_from(joined).where(differs)
 
 
-CLUSTER_SEEN_SQL = """
-UPDATE clusters SET status = status || jsonb_build_object('observed_at', CAST(:stamp AS text)) WHERE id = :c
-"""
+def _count(kind: ObjectKind, cluster_id: UUID) -> sa.Select:
+    """How many guests of ``kind`` the resync observes."""
+    return sa.select(sa.func.count()).select_from(_observed(kind, cluster_id).subquery())
+
+
+def _stamp_cluster(cluster_id: UUID, stamp: str) -> sa.Update:
+    """Record when the cluster was observed: ``status.observed_at`` of its row."""
+    c = t.clusters
+    return sa.update(c).where(c.c.id == cluster_id).values(
+        status=c.c.status.op("||")(sa.cast({"observed_at": stamp}, JSONB)))
+
 
 #: The observed fields whose change is worth a row write (usage figures ride along with them).
 TRACKED = ("power", "node", "drift")
@@ -130,6 +142,16 @@ def _changed(row: Any, patch: dict[str, Any], conditions: list[dict[str, Any]]) 
         return True
     uptime, before = patch.get("uptime"), status.get("uptime")
     return uptime is not None and (before is None or uptime < before)
+
+
+def _update(kind: ObjectKind, updates: list[dict[str, Any]]) -> sa.Update:
+    """One statement for every judged guest: its status patch merged in and its conditions replaced."""
+    g = kind.rows
+    v = sa.func.jsonb_to_recordset(sa.cast(updates, JSONB)).table_valued(
+        sa.column("id", PG_UUID(as_uuid=True)), sa.column("patch", JSONB), sa.column("conditions", JSONB),
+    ).render_derived(name="v", with_types=True)
+    return sa.update(g).where(g.c.id == v.c.id).values(status=g.c.status.op("||")(v.c.patch),
+                                                       conditions=v.c.conditions)
 
 
 def _judge(kind: ObjectKind, row: Any, snapshot: ClusterSnapshot, stamp: str) -> Judgement:
@@ -156,10 +178,8 @@ def _judge(kind: ObjectKind, row: Any, snapshot: ClusterSnapshot, stamp: str) ->
         if (get_condition(conditions, READY) or {}).get("reason") == "Drifted":
             conditions = set_condition(conditions, READY, True, "Reconciled", "")
         patch["drift"] = None
-    changed = _changed(row, patch, conditions)
-    patch["conditions"] = conditions
-    return Judgement({"id": str(row.id), "patch": patch, "conditions": conditions}, changed,
-                     bool(reasons) and policy == "correct")
+    return Judgement({"id": str(row.id), "patch": patch, "conditions": conditions},
+                     _changed(row, patch, conditions), bool(reasons) and policy == "correct")
 
 
 def resync_cluster(ctx: RunContext, cluster_id: UUID) -> ObserveReport:
@@ -173,8 +193,7 @@ def resync_cluster(ctx: RunContext, cluster_id: UUID) -> ObserveReport:
     guests = drifted = enqueued = 0
     with system_tx(ctx.engine) as conn:
         for kind in KINDS.values():
-            rows = conn.execute(sa.text(SELECT_SQL.format(table=kind.table)),
-                                {"c": cluster_id, "seen": seen_rows(kind, snapshot)}).all()
+            rows = conn.execute(_worth_judging(kind, cluster_id, snapshot)).all()
             updates = []
             for row in rows:
                 judged = _judge(kind, row, snapshot, stamp)
@@ -184,10 +203,10 @@ def resync_cluster(ctx: RunContext, cluster_id: UUID) -> ObserveReport:
                 if judged.correct:
                     leases.enqueue(conn, kind.name, row.id, row.tenant_id)
                     enqueued += 1
-            guests += conn.execute(sa.text(COUNT_SQL.format(table=kind.table)), {"c": cluster_id}).scalar_one()
+            guests += conn.execute(_count(kind, cluster_id)).scalar_one()
             if updates:
-                conn.execute(sa.text(UPDATE_SQL.format(table=kind.table)), {"rows": json.dumps(updates)})
-        conn.execute(sa.text(CLUSTER_SEEN_SQL), {"stamp": stamp, "c": cluster_id})
+                conn.execute(_update(kind, updates))
+        conn.execute(_stamp_cluster(cluster_id, stamp))
         if ctx.configure is not None:
             enqueued += enqueue_stale(conn, ctx.configure, cluster_id)
     return ObserveReport(cluster_id, 1, guests, drifted, enqueued, round(time.monotonic() - started, 3))

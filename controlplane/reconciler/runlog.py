@@ -8,6 +8,7 @@ The runs of a worker that died are closed as failed by whoever takes over the ob
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from typing import Any
@@ -18,9 +19,11 @@ from sqlalchemy.engine import Engine
 
 from controlplane.services import audit
 from controlplane.services.caller import system_caller
+from controlplane.util import logs
 
 from .store import ManagedObject, system_tx
 
+log = logging.getLogger(__name__)
 FLUSH_LINES = 20
 FLUSH_SECONDS = 0.5
 
@@ -57,6 +60,8 @@ class RunRecorder:
                 {"t": obj.tenant_id, "k": obj.kind.name, "id": obj.id, "name": obj.name, "action": action,
                  "gen": obj.generation, "attempt": attempt, "worker": worker},
             ).scalar_one()
+        logs.bind(object_kind=obj.kind.name, object_name=obj.name, run_id=self.id)
+        log.info("run started: %s, generation %d, attempt %d", action, obj.generation, attempt)
 
     def log(self, line: str, stream: str = "controlplane") -> None:
         """Append one line to the run's log (written within half a second)."""

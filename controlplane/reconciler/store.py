@@ -72,8 +72,9 @@ def load(conn: sa.Connection, kind: ObjectKind, object_id: UUID, *, lock: bool =
 
 
 def write_status(conn: sa.Connection, obj: ManagedObject, *, observed_generation: int | None = None) -> None:
-    """Store ``obj.status`` and ``obj.conditions`` (and ``observed_generation`` when given)."""
-    status = {**obj.status, "conditions": obj.conditions}
+    """Store ``obj.status`` and ``obj.conditions`` (and ``observed_generation`` when given); conditions
+    live in their own column only (the API puts them into the document's ``status``)."""
+    status = {key: value for key, value in obj.status.items() if key != "conditions"}
     if observed_generation is not None:
         obj.observed_generation = observed_generation
     status["observed_generation"] = obj.observed_generation

@@ -9,6 +9,7 @@ foreground. Any number of workers, in any number of processes, coordinate only t
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
 import os
@@ -133,7 +134,8 @@ class Worker:
             ctx = dataclasses.replace(self.ctx, cancel=cancel)
             started = time.monotonic()
             with self._lock:
-                future = self._pool.submit(handle, ctx, lease, self.config.backoff)
+                # a context of its own per run: what a run binds for its log lines ends with it
+                future = self._pool.submit(contextvars.copy_context().run, handle, ctx, lease, self.config.backoff)
                 self._active[lease.object_id] = (future, cancel)
             metrics.WORKQUEUE_ADDS.labels(lease.object_kind).inc()
             future.add_done_callback(lambda f, lease=lease, t=started: self._done(

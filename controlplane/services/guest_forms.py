@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.models import tables as t
 from controlplane.models.tenancy import Quota, Usage
-from controlplane.services import clusters, guests, projects, quota, runs, users
+from controlplane.services import audit, clusters, guests, projects, quota, runs, tenants, users
 from controlplane.services.caller import Caller
 from controlplane.services.guests import Kind
 
@@ -82,3 +82,44 @@ def members_of(session: Session, caller: Caller, project_id: UUID) -> list[dict[
         out.append({"user_id": m.user_id, "email": user.email if user else "a user",
                     "role": user.role if user else "", "since": m.created_at})
     return out
+
+
+def dashboard(session: Session, caller: Caller) -> dict[str, Any]:
+    """The admin dashboard's figures, as the caller may see them: guests by state, recent failed runs,
+    clusters with their nodes' capacity, and the latest audit events."""
+    states = {"ready": 0, "not_ready": 0, "deleting": 0}
+    for kind in (guests.VM, guests.CONTAINER):
+        g = kind.table
+        ready = g.c.conditions.contains([{"type": "Ready", "status": "True"}])
+        stmt = guests.list_query(kind, caller, include_deleted=True).with_only_columns(
+            sa.case((g.c.deleted_at.is_not(None), "deleting"), (ready, "ready"), else_="not_ready").label("state"),
+            sa.func.count().label("n")).group_by(sa.text("state"))
+        for state, count in session.execute(stmt).all():
+            states[state] += int(count)
+    failed = session.execute(runs.list_query(caller).where(t.runs.c.state == "failed")
+                             .order_by(t.runs.c.created_at.desc()).limit(10)).all()
+    return {"states": states, "failed": failed, "clusters": cluster_rows(session),
+            "events": audit_events(session, caller, audit.AuditFilter(), limit=10)}
+
+
+def tenant_rows(session: Session) -> list[sa.Row]:
+    """The tenants the caller sees (RLS: admins all, others their own), by name."""
+    return list(session.execute(tenants.list_query().order_by(t.tenants.c.name)).all())
+
+
+def people(session: Session, caller: Caller) -> list[sa.Row]:
+    """The users the caller may see, by email."""
+    return list(session.execute(users.list_query(caller).order_by(users.U.c.email)).all())
+
+
+def cluster_rows(session: Session) -> list[tuple[sa.Row, list[sa.Row]]]:
+    """Every cluster with its nodes."""
+    rows = session.execute(clusters.list_query().order_by(t.clusters.c.name)).all()
+    nodes = clusters.nodes_of(session, [r.id for r in rows])
+    return [(r, nodes[r.id]) for r in rows]
+
+
+def audit_events(session: Session, caller: Caller, flt: audit.AuditFilter, limit: int = 100) -> list[sa.Row]:
+    """The newest audit events the caller may read that match ``flt``."""
+    stmt = audit.search_query(caller, flt).order_by(t.audit_events.c.id.desc()).limit(limit)
+    return list(session.execute(stmt).all())

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from controlplane.db.engine import RequestContext, session_scope
+from controlplane.db.engine import RequestContext, apply_context, session_scope
 from controlplane.errors import Unauthenticated
 from controlplane.models import tables as t
 from controlplane.services import auth
@@ -26,6 +26,7 @@ from controlplane.services.secrets_hash import token_matches
 from controlplane.services.tokens import TokenIssuer, split_opaque
 
 EXPIRED = "your session has ended; please log in again"
+RENEW_AFTER = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -54,21 +55,21 @@ def resume(engine: Engine, meta: Caller, token: str, policy: SessionPolicy) -> C
         token_id, secret = split_opaque(token)
     except Unauthenticated as exc:
         raise Unauthenticated(EXPIRED) from exc
-    with session_scope(engine, auth.ANONYMOUS) as session:
+    rt, now = t.refresh_tokens, _now()
+    with session_scope(engine, auth.ANONYMOUS) as session:  # one transaction: find the owner, then act as them
         owner = session.execute(
             sa.text("SELECT * FROM cp_token_owner('refresh', :id)"), {"id": token_id}
         ).first()
-    if owner is None or not owner.is_active:
-        raise Unauthenticated(EXPIRED)
-    ctx = RequestContext(role=owner.role, tenant_id=owner.tenant_id, user_id=owner.user_id)
-    rt, now = t.refresh_tokens, _now()
-    with session_scope(engine, ctx) as session:
+        if owner is None or not owner.is_active:
+            raise Unauthenticated(EXPIRED)
+        apply_context(session, RequestContext(role=owner.role, tenant_id=owner.tenant_id, user_id=owner.user_id))
         row = session.execute(sa.select(rt).where(rt.c.id == token_id)).first()
         if (row is None or not token_matches(row.token_hash, secret) or row.used_at is not None
                 or row.revoked_at is not None or row.expires_at <= now or row.created_at + policy.max_age <= now):
             raise Unauthenticated(EXPIRED)
-        session.execute(sa.update(rt).where(rt.c.id == token_id)
-                        .values(expires_at=min(now + policy.idle, row.created_at + policy.max_age)))
+        renewed = min(now + policy.idle, row.created_at + policy.max_age)
+        if renewed - row.expires_at > RENEW_AFTER:  # not a write on every request
+            session.execute(sa.update(rt).where(rt.c.id == token_id).values(expires_at=renewed))
         email = session.execute(sa.select(t.users.c.email).where(t.users.c.id == owner.user_id)).scalar_one()
     return Caller(user_id=owner.user_id, tenant_id=owner.tenant_id, role=owner.role, email=str(email).lower(),
                   ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id)

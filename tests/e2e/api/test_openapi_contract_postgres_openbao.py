@@ -23,7 +23,7 @@ from controlplane.models.records import Error, Readiness
 from tests.fixtures.api import World
 
 PUBLIC = {"healthz", "readyz", "login", "refreshToken", "requestPasswordReset", "confirmPasswordReset",
-          "describePasswordReset"}
+          "describePasswordReset", "gitSourceWebhook"}
 SOME_IDS = {
     ("get", "/api/v1/vms"): "listVms", ("post", "/api/v1/vms"): "createVm", ("get", "/api/v1/vms/{guest_id}"): "getVm",
     ("patch", "/api/v1/vms/{guest_id}"): "patchVm", ("delete", "/api/v1/vms/{guest_id}"): "deleteVm",

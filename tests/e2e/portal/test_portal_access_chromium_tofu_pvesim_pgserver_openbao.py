@@ -19,6 +19,12 @@ from tests.e2e.portal.conftest import DESKTOP, PHONE, Browsing
 from tests.e2e.portal.test_portal_session_chromium_pgserver_openbao import login
 
 HOSTILE = "<img src=x onerror=alert(1)>{{ 7*7 }}"
+SMALL_TARGETS = """() => [...document.querySelectorAll("a, button, select, input:not([type=hidden])")]
+  .filter((el) => el.offsetParent !== null && !el.closest(".skip"))
+  .map((el) => [el, ["radio", "checkbox"].includes(el.type) ? el.closest("label") || el : el])
+  .filter(([, target]) => target.getBoundingClientRect().height < 44)
+  .map(([el, target]) => el.tagName + " " + (el.textContent || el.name || "").trim().slice(0, 30) + " "
+       + Math.round(target.getBoundingClientRect().height) + "px high")"""
 AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
 
 
@@ -157,6 +163,8 @@ def test_every_page_passes_axe(browsing: Browsing) -> None:
         for url in ("/login", "/forgot", "/reset?token=x"):
             anonymous.goto(url)
             problems[(where, url)] = _axe(anonymous)
+            if size is PHONE:
+                assert not anonymous.evaluate(SMALL_TARGETS), url
             browsing.shot(anonymous, f"{url.strip('/').split('?')[0]}-{where}")
         page = browsing.page(size)
         login(page, acme["manager"]["email"])
@@ -164,6 +172,9 @@ def test_every_page_passes_axe(browsing: Browsing) -> None:
             page.goto(url)
             problems[(where, url)] = _axe(page)
             assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], (where, url)
+            if size is PHONE:
+                small = page.evaluate(SMALL_TARGETS)
+                assert not small, (url, small)
             name = url.strip("/").replace("/", "-").split("?")[0] or "guests"
             browsing.shot(page, f"{re.sub('[0-9a-f-]{36}', 'id', name)}-{where}")
     found = {k: v for k, v in problems.items() if v}

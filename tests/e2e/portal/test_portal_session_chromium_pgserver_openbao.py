@@ -4,9 +4,15 @@ session server-side (the old cookie no longer opens a page)."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from playwright.sync_api import expect
+from sqlalchemy import text
 
+from controlplane.db.engine import RequestContext, session_scope
+from controlplane.services import resets
+from controlplane.services.caller import system_caller
 from tests.e2e.portal.conftest import PHONE, Browsing
 from tests.fixtures.api import PASSWORD
 
@@ -67,3 +73,49 @@ def test_login_form_without_its_token_is_refused(browsing: Browsing) -> None:
     people = browsing.stack.tenant()
     resp = httpx.post(browsing.stack.url + "/login", data={"email": people["member"]["email"], "password": PASSWORD})
     assert resp.status_code == 403 and "cp_session" not in resp.cookies
+
+
+def test_idle_session_ends(browsing: Browsing) -> None:
+    people = browsing.stack.tenant()
+    page = browsing.page()
+    login(page, people["member"]["email"])
+    expect(page.get_by_role("heading", name="Guests")).to_be_visible()
+    with session_scope(browsing.stack.api.engine, RequestContext(role="system")) as session:  # 30 idle minutes pass
+        session.execute(text("UPDATE refresh_tokens SET expires_at = now() - interval '1 second' "
+                             "WHERE user_id = :id AND revoked_at IS NULL"), {"id": people["member"]["id"]})
+    page.goto("/projects")
+    expect(page).to_have_url(f"{browsing.stack.url}/login?next=/projects")
+
+
+class Outbox:
+    """Where the reset mail goes in this test (the SMTP delivery itself is tested with a real SMTP server)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Keep the message."""
+        self.bodies.append(body)
+
+
+def test_forgot_password_link_opens_the_reset_page(browsing: Browsing) -> None:
+    stack = browsing.stack
+    people = stack.tenant()
+    page = browsing.page(PHONE)
+    page.goto("/login")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email").fill(people["member"]["email"])
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.get_by_role("status")).to_contain_text("If the account exists")
+    outbox = Outbox()
+    rt = stack.api.app.state.runtime
+    resets.request_reset(stack.api.engine, outbox, rt.limiter, rt.policy, system_caller(ip="127.0.0.9"),
+                         people["member"]["email"], stack.url)
+    link = re.search(r"(http://\S+/reset\?token=\S+)", outbox.bodies[-1]).group(1)
+    page.goto(link)
+    page.get_by_label("New password (at least 12 characters)").fill("a brand new passphrase")
+    page.get_by_label("New password, again").fill("a brand new passphrase")
+    page.get_by_role("button", name="Set the password").click()
+    expect(page.get_by_role("status")).to_contain_text("Your password is changed")
+    login(page, people["member"]["email"], "a brand new passphrase")
+    expect(page.get_by_role("heading", name="Guests")).to_be_visible()

@@ -7,14 +7,11 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from controlplane.drivers.vault import VaultStore
-from tests.fixtures.api import World, build_api, build_world
-from tests.fixtures.postgres import create_database
+from tests.fixtures.api import World
 
 LISTS = ["tenants", "projects", "users", "api-keys", "clusters", "vms", "containers", "runs", "audit"]
 SORTS = ["created_at", "-created_at", "name", "-name"]
@@ -46,16 +43,6 @@ def _forged(key: str) -> list[Any]:
             + [[key, VALID[kind], wrong] for wrong in WRONG_IDS] + MALFORMED)
 
 
-@pytest.fixture(scope="module")
-def read_world(pg_server: Any, pg_template: str, vault_server: Any, pvesim: Any) -> Iterator[World]:
-    """One seeded world shared by the read-only cursor tests of this module."""
-    api = build_api(create_database(pg_server, pg_template), VaultStore(vault_server.addr, vault_server.token))
-    yield build_world(api, pvesim)
-    for client in api.clients:
-        client.close()
-    api.engine.dispose()
-
-
 def _sorts_of(client: Any, name: str) -> list[str]:
     """The sort keys this list accepts (from the 422 that names them)."""
     resp = client.get(f"/api/v1/{name}", params={"sort": "nope"})
@@ -64,8 +51,8 @@ def _sorts_of(client: Any, name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", LISTS)
-def test_forged_cursors_get_422_naming_the_cursor_on_every_list(read_world: World, name: str) -> None:
-    client = read_world.admin
+def test_forged_cursors_get_422_naming_the_cursor_on_every_list(module_world: World, name: str) -> None:
+    client = module_world.admin
     for key in _sorts_of(client, name):
         for forged in _forged(key):
             resp = client.get(f"/api/v1/{name}", params={"sort": key, "cursor": _cursor(forged)})
@@ -75,8 +62,8 @@ def test_forged_cursors_get_422_naming_the_cursor_on_every_list(read_world: Worl
     assert garbage.status_code == 422 and garbage.json()["field"] == "cursor"
 
 
-def test_issued_cursors_still_page_through_every_row(read_world: World) -> None:
-    world = read_world
+def test_issued_cursors_still_page_through_every_row(module_world: World) -> None:
+    world = module_world
     for i in range(5):
         assert world.acme.member.post("/api/v1/vms", json=world.vm_doc(f"page-{i}")).status_code == 201
     for name, sort in (("vms", "created_at"), ("vms", "-name"), ("audit", "-created_at"), ("audit", "id")):
@@ -132,8 +119,8 @@ def _attack_with_nul(world: World, who: str, client: Any) -> None:
     assert any(e["action"] == "vm.create" for e in audit.json()["items"])
 
 
-def test_nul_in_a_login_body_is_refused(read_world: World) -> None:
-    world = read_world
+def test_nul_in_a_login_body_is_refused(module_world: World) -> None:
+    world = module_world
     resp = world.api.client().post("/api/v1/auth/login", json={"email": "member@acme.test\x00", "password": "x"})
     assert resp.status_code == 422 and resp.json()["field"] == "email"
     assert world.api.client().post("/api/v1/auth/login",

@@ -23,7 +23,8 @@ def _vars_doc(world: World, name: str, vars_: dict[str, Any]) -> dict[str, Any]:
     return world.vm_doc(name, configure={"playbook": "site.yml", "vars": vars_})
 
 
-def test_a_50_mb_body_gets_413_naming_the_setting(world: World) -> None:
+def test_a_50_mb_body_gets_413_naming_the_setting(module_world: World) -> None:
+    world = module_world
     resp = world.acme.member.post("/api/v1/vms", content=b"{" + b" " * FIFTY_MB + b"}",
                                   headers={"content-type": "application/json"})
     assert resp.status_code == 413, resp.text[:300]
@@ -47,7 +48,8 @@ def _read_response(sock: socket.socket, deadline: float) -> bytes:
     return data
 
 
-def test_over_http_a_declared_50_mb_body_is_refused_before_it_is_sent(world: World, live_server: Any) -> None:
+def test_over_http_a_declared_50_mb_body_is_refused_before_it_is_sent(module_world: World, live_server: Any) -> None:
+    world = module_world
     live = live_server(world.api.app)
     port = int(live.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -57,7 +59,8 @@ def test_over_http_a_declared_50_mb_body_is_refused_before_it_is_sent(world: Wor
     assert head.startswith(b"HTTP/1.1 413"), head[:200]
 
 
-def test_over_http_a_chunked_body_is_cut_off_after_the_limit(world: World, live_server: Any) -> None:
+def test_over_http_a_chunked_body_is_cut_off_after_the_limit(module_world: World, live_server: Any) -> None:
+    world = module_world
     live = live_server(world.api.app)
     port = int(live.url.rsplit(":", 1)[1])
     chunk = b" " * 65536
@@ -80,7 +83,8 @@ def test_over_http_a_chunked_body_is_cut_off_after_the_limit(world: World, live_
     assert sent < FIFTY_MB // 2, f"the server read {sent} bytes before refusing"
 
 
-def test_vars_labels_and_nesting_are_bounded(world: World) -> None:
+def test_vars_labels_and_nesting_are_bounded(module_world: World) -> None:
+    world = module_world
     member = world.acme.member
     huge = {f"k{i:06d}": 1 for i in range(200_000)}
     resp = member.post("/api/v1/vms", json=_vars_doc(world, "huge-vars", huge))

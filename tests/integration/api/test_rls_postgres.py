@@ -58,6 +58,8 @@ def _seed_via_api(world: World) -> None:
         assert tenant.member.post("/api/v1/containers", json=doc).status_code == 201
         assert tenant.member.post(f"/api/v1/vms/{vm.json()['id']}/actions/stop").status_code == 202
         assert tenant.member.post("/api/v1/api-keys", json={"name": "k"}).status_code == 201
+        assert tenant.manager.post("/api/v1/git-sources", json={
+            "name": f"infra-{tenant.name}", "url": "https://git.example.test/infra.git"}).status_code == 201
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ def _names(world: World) -> list[str]:
     return [g["metadata"]["name"] for g in world.acme.member.get("/api/v1/vms").json()["items"]]
 
 
-def test_integers_are_strict_and_nothing_is_stored(world: World) -> None:
+def test_integers_are_strict_and_nothing_is_stored(module_world: World) -> None:
+    world = module_world
     member = world.acme.member
     for spec, field in (
         ({"cores": True}, "spec.cores"), ({"cores": "2"}, "spec.cores"), ({"cores": 2.0}, "spec.cores"),
@@ -41,7 +42,8 @@ def test_integers_are_strict_and_nothing_is_stored(world: World) -> None:
              "quota.guests")
 
 
-def test_expires_at_needs_a_time_zone_and_the_future(world: World) -> None:
+def test_expires_at_needs_a_time_zone_and_the_future(module_world: World) -> None:
+    world = module_world
     member = world.acme.member
     _refused(member.post("/api/v1/vms", json=world.vm_doc("naive", expires_at="2099-01-01T00:00:00")),
              "spec.expires_at")
@@ -56,7 +58,8 @@ def test_expires_at_needs_a_time_zone_and_the_future(world: World) -> None:
     assert member.get(f"/api/v1/vms/{vm['id']}").json()["spec"]["expires_at"].startswith("2099-01-01")
 
 
-def test_unknown_top_level_keys_are_refused_but_a_read_document_goes_back(world: World) -> None:
+def test_unknown_top_level_keys_are_refused_but_a_read_document_goes_back(module_world: World) -> None:
+    world = module_world
     member = world.acme.member
     for key in ("spce", "extra", "metadta"):
         doc = {**world.vm_doc("unknown"), key: {"cores": 64}}
@@ -72,7 +75,8 @@ def test_unknown_top_level_keys_are_refused_but_a_read_document_goes_back(world:
     assert member.get(f"/api/v1/vms/{vm['id']}").json()["spec"]["cores"] == 2
 
 
-def test_duplicate_json_keys_are_refused(world: World) -> None:
+def test_duplicate_json_keys_are_refused(module_world: World) -> None:
+    world = module_world
     member = world.acme.member
     doc = json.dumps(world.vm_doc("dupe"))
     body = doc.replace('"cores": 1', '"cores": 1, "cores": 64')
@@ -95,7 +99,8 @@ def _place(world: World, vm_id: str, node: str) -> None:
         session.execute(sa.update(vms).where(vms.c.id == vm_id).values(status={"vmid": 123, "node": node}))
 
 
-def test_a_placed_guest_refuses_a_new_node(world: World) -> None:
+def test_a_placed_guest_refuses_a_new_node(module_world: World) -> None:
+    world = module_world
     member = world.acme.member
     vm = member.post("/api/v1/vms", json=world.vm_doc("placed")).json()
     unplaced = member.patch(f"/api/v1/vms/{vm['id']}", json={"spec": {"node": "pve2"}})

@@ -42,3 +42,10 @@ def test_an_owner_login_or_a_role_with_memberships_is_refused(database: Database
     finally:
         with psycopg.connect(database.superuser, autocommit=True) as conn:
             conn.execute(f"DROP ROLE {wide}")
+
+
+def test_an_app_role_that_cannot_log_in_names_the_setting(database: DatabaseUrls) -> None:
+    engine = create_app_engine(database.app.replace("/test_", "/missing_"), database.owner)
+    with pytest.raises(ComponentError, match="CONTROLPLANE_APP_DATABASE_URL"):
+        check_app_role(engine)
+    engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from controlplane.db import migrate
 from controlplane.db.claims import read_claim_key, sign_claim
@@ -99,3 +100,23 @@ def test_audit_events_are_append_only_and_hash_chained(database: DatabaseUrls) -
         conn.rollback()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM audit_events")
+
+
+def test_conditions_move_out_of_status_and_back(empty_database: DatabaseUrls) -> None:
+    url = empty_database.owner
+    migrate.upgrade(url, "0011_tenant_quotas")
+    ready = [{"type": "Ready", "status": "True", "reason": "Reconciled"}]
+    with psycopg.connect(url) as conn:
+        tenant = conn.execute("INSERT INTO tenants (name) VALUES ('acme') RETURNING id").fetchone()[0]
+        project = conn.execute("INSERT INTO projects (tenant_id, name) VALUES (%s, 'shop') RETURNING id",
+                               (tenant,)).fetchone()[0]
+        conn.execute("INSERT INTO virtual_machines (tenant_id, project_id, name, spec, status, conditions) "
+                     "VALUES (%s, %s, 'web-1', '{}', %s, %s)",
+                     (tenant, project, Jsonb({"vmid": 100, "conditions": ready}), Jsonb(ready)))
+    migrate.upgrade(url)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT status, conditions FROM virtual_machines").fetchone() == ({"vmid": 100}, ready)
+    migrate.downgrade(url, "0011_tenant_quotas")
+    with psycopg.connect(url) as conn:
+        status = conn.execute("SELECT status FROM virtual_machines").fetchone()[0]
+    assert status == {"vmid": 100, "conditions": ready}

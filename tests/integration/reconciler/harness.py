@@ -144,6 +144,7 @@ def wait_ready(world: World, kind: str, guest_id: UUID, *, generation: int | Non
     def ready() -> dict[str, Any] | None:
         row = guest(world, kind, guest_id)
         assert row is not None, "the guest row disappeared"
+        assert "conditions" not in row["status"], "conditions are stored in their column only"
         wanted = generation or row["generation"]
         ok = row["observed_generation"] >= wanted and condition(row, "Ready").get("status") == "True"
         return row if ok else None
