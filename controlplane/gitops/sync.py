@@ -113,7 +113,7 @@ class Syncer:
         request = ApplyRequest(source=row.name, repository=row.url, commit=fetched, documents=docs, prune=row.prune)
         db = transactions.Db(self.engine, gitops_sources.source_caller(row))
         try:
-            result = db.write("gitops.sync", lambda s: gitops_apply.apply(s, db.caller, request),
+            result = db.write("gitops.sync", lambda s: gitops_apply.apply(s, db.caller, request, pulled=True),
                               target_kind="GitSource", target=row.id)
         except ControlPlaneError as exc:
             lines.append(f"nothing applied: {exc.message}")

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from controlplane.errors import Conflict, ControlPlaneError, InvalidInput
+from controlplane.errors import Conflict, ControlPlaneError, InvalidInput, PermissionDenied
+from controlplane.models import tables as t
 from controlplane.models.gitops import ApplyRequest, ApplyResult, Change
 from controlplane.models.guest import GuestDocument
 from controlplane.services import gitops_ownership as ownership
@@ -93,8 +95,21 @@ def _execute(session: Session, caller: Caller, request: ApplyRequest, change: Ch
         _at(change, lambda: guests.delete(session, kind, caller, have.id, None, manager=manager))
 
 
-def apply(session: Session, caller: Caller, request: ApplyRequest) -> ApplyResult:
-    """Plan the set against the live objects and carry the plan out; conflicts refuse the whole set."""
+def _require_push_source(session: Session, name: str) -> None:
+    pulled = session.execute(sa.select(t.git_sources.c.id).where(t.git_sources.c.name == name)).first()
+    if pulled is not None:
+        raise PermissionDenied(f"git:{name} is a git source the control plane pulls; push to its repository "
+                               "instead, or apply under another --source", field="source")
+
+
+def apply(session: Session, caller: Caller, request: ApplyRequest, *, pulled: bool = False) -> ApplyResult:
+    """Plan the set against the live objects and carry the plan out; conflicts refuse the whole set.
+
+    Only the sync of a registered git source (``pulled``) may apply as that source; a pushed set (the
+    CLI) uses a source name no git source has, so a source's objects change only through its repository.
+    """
+    if not pulled:
+        _require_push_source(session, request.source)
     desired = _parse(request)
     live = live_objects(session, caller)
     manager = ownership.git_manager(request.source)

@@ -65,6 +65,9 @@ def test_smart_http_source_webhook_and_poll(database, vault, pvesim_factory, tmp
         wait_for(lambda: state()["last_applied_commit"] == first, timeout=60, what="first sync")
         assert state()["state"] == "Synced" and http.seen_users and http.refused >= 1
         assert vm()["metadata"]["managed_by"] == "git:infra"
+        pushed = product.user.post("/api/v1/gitops/apply", json={"source": "infra", "documents": [], "prune": True})
+        assert pushed.status_code == 403 and "pulls" in pushed.text, pushed.text
+        assert vm() is not None
         assert vm()["metadata"]["source"] == {"repository": f"{base}/infra.git", "file": "guests/shop/web-1.yaml",
                                               "commit": first}
 
