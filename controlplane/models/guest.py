@@ -272,10 +272,11 @@ class Status(BaseModel):
     ipv4: str | None = None
     mac: str | None = None
     power: str | None = None
-    cpu: float | None = Field(None, description="CPU load last observed (0..cores).")
-    mem_mb: int | None = Field(None, description="Memory in use last observed, MiB.")
-    uptime: int | None = Field(None, description="Seconds since the guest started, last observed.")
-    observed_at: str | None = Field(None, description="When the cluster was last observed for this guest.")
+    cpu: float | None = Field(None, description="CPU load (0..cores), sampled at observed_at.")
+    mem_mb: int | None = Field(None, description="Memory in use, MiB, sampled at observed_at.")
+    uptime: int | None = Field(None, description="Seconds since the guest started, sampled at observed_at.")
+    observed_at: str | None = Field(None, description="When the guest's observed state last changed (the "
+                                    "cluster's status.observed_at is its last observation).")
     placement: PlacementStatus | None = None
     drift: DriftStatus | None = None
     configuration: ConfigurationStatus | None = None

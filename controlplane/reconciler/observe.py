@@ -5,6 +5,13 @@ the object's policy ``correct`` the object is made due (a run then recreates/res
 ``report`` it is only shown. Objects under a run, or with a newer spec than observed, are not judged.
 When the worker configures guests, those whose playbook content changed since their last configuration
 run are made due as well.
+
+Only rows whose observed state changed are read back and written (PostgreSQL compares them with the
+snapshot): power, node, the drift judgement and the conditions, or a reboot (uptime went down). The usage
+figures ``cpu``, ``mem_mb`` and ``uptime`` are a sample taken with the last such change, not a live reading,
+and a guest's ``status.observed_at`` is when its observed state last changed. When the cluster itself was
+last observed is ``observed_at`` in the cluster's status, written once per resync. A resync of unchanged
+guests therefore writes one row, the cluster's.
 """
 
 from __future__ import annotations
@@ -67,6 +74,76 @@ def _observed(kind: ObjectKind, cluster_id: UUID) -> sa.Select:
         g.c.cluster_id == cluster_id, g.c.deleted_at.is_(None), g.c.status.has_key("vmid"), ~creating, ~running)
 
 
+def _seen(kind: ObjectKind, snapshot: ClusterSnapshot) -> Any:
+    """The snapshot's guests of ``kind`` as a table PostgreSQL can join the stored rows with."""
+    rows = [{"vmid": g.vmid, "power": g.power, "node": g.node, "cores": g.cores, "memory_mb": g.memory_mb,
+             "uptime": g.uptime} for g in snapshot.guests.values() if g.kind == kind.name]
+    return sa.func.jsonb_to_recordset(sa.cast(rows, JSONB)).table_valued(
+        sa.column("vmid", sa.Integer), sa.column("power", sa.Text), sa.column("node", sa.Text),
+        sa.column("cores", sa.Integer), sa.column("memory_mb", sa.Integer), sa.column("uptime", sa.BigInteger),
+    ).render_derived(name="s", with_types=True)
+
+
+def _worth_judging(kind: ObjectKind, cluster_id: UUID, snapshot: ClusterSnapshot) -> sa.Select:
+    """The observed guests whose row the snapshot may change. All others are unchanged (the same power and
+    node, no reboot, nothing :func:`drift_reasons` would find, not Drifted): :func:`_judge` would neither
+    write nor correct them, so they never leave PostgreSQL."""
+    g, s = kind.rows, _seen(kind, snapshot)
+    status, spec = g.c.status, g.c.spec
+
+    def number(value: Any) -> Any:
+        return value.astext.cast(sa.Numeric)
+
+    differs = sa.or_(
+        s.c.vmid.is_(None),
+        status["power"].astext.is_distinct_from(s.c.power), status["node"].astext.is_distinct_from(s.c.node),
+        status["uptime"].astext.is_(None), s.c.uptime < number(status["uptime"]),
+        sa.and_(s.c.power.in_(("running", "stopped")), s.c.power != sa.func.coalesce(spec["power"].astext, "running")),
+        sa.and_(s.c.cores != 0, s.c.cores != sa.func.coalesce(number(spec["cores"]), 1)),
+        sa.and_(s.c.memory_mb != 0, s.c.memory_mb != sa.func.coalesce(number(spec["memory_mb"]), 1024)),
+        sa.func.jsonb_typeof(status["drift"]) == "object",
+        g.c.conditions.contains(sa.cast([{"type": DRIFTED, "status": "True"}], JSONB)),
+    )
+    joined = g.outerjoin(s, s.c.vmid == status["vmid"].astext.cast(sa.Integer))
+    return _observed(kind, cluster_id).select_from(joined).where(differs)
+
+
+def _count(kind: ObjectKind, cluster_id: UUID) -> sa.Select:
+    """How many guests of ``kind`` the resync observes."""
+    return sa.select(sa.func.count()).select_from(_observed(kind, cluster_id).subquery())
+
+
+def _stamp_cluster(cluster_id: UUID, stamp: str) -> sa.Update:
+    """Record when the cluster was observed: ``status.observed_at`` of its row."""
+    c = t.clusters
+    return sa.update(c).where(c.c.id == cluster_id).values(
+        status=c.c.status.op("||")(sa.cast({"observed_at": stamp}, JSONB)))
+
+
+#: The observed fields whose change is worth a row write (usage figures ride along with them).
+TRACKED = ("power", "node", "drift")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One object's status/conditions patch, whether it differs from the stored row, whether to correct."""
+
+    update: dict[str, Any]
+    changed: bool
+    correct: bool
+
+
+def _changed(row: Any, patch: dict[str, Any], conditions: list[dict[str, Any]]) -> bool:
+    """Whether writing ``patch`` and ``conditions`` would change what the row says was observed."""
+    status = row.status or {}
+    if conditions != list(row.conditions or []):
+        return True
+    if any(key in patch and patch[key] != status.get(key) for key in TRACKED):
+        return True
+    uptime, before = patch.get("uptime"), status.get("uptime")
+    return uptime is not None and (before is None or uptime < before)
+
+
 def _update(kind: ObjectKind, updates: list[dict[str, Any]]) -> sa.Update:
     """One statement for every judged guest: its status patch merged in and its conditions replaced."""
     g = kind.rows
@@ -77,8 +154,8 @@ def _update(kind: ObjectKind, updates: list[dict[str, Any]]) -> sa.Update:
                                                        conditions=v.c.conditions)
 
 
-def _judge(kind: ObjectKind, row: Any, snapshot: ClusterSnapshot, stamp: str) -> tuple[dict[str, Any], bool]:
-    """The status/conditions patch for one object, and whether it drifted."""
+def _judge(kind: ObjectKind, row: Any, snapshot: ClusterSnapshot, stamp: str) -> Judgement:
+    """The status/conditions patch for one object, whether it changes the row, and whether to correct."""
     vmid = int(row.status["vmid"])
     seen = snapshot.guests.get(vmid)
     patch: dict[str, Any] = {"observed_at": stamp}
@@ -91,18 +168,23 @@ def _judge(kind: ObjectKind, row: Any, snapshot: ClusterSnapshot, stamp: str) ->
         message = "; ".join(reasons) + (" (correcting)" if policy == "correct" else " (policy: report only)")
         conditions = set_condition(conditions, DRIFTED, True, reasons[0].split(":", 1)[0], message)
         conditions = set_condition(conditions, READY, False, "Drifted", message)
-        patch["drift"] = {"detected_at": stamp, "reasons": reasons, "policy": policy}
+        previous = (row.status or {}).get("drift") or {}
+        same = previous.get("reasons") == reasons and previous.get("policy") == policy
+        patch["drift"] = {"detected_at": previous.get("detected_at", stamp) if same else stamp,
+                          "reasons": reasons, "policy": policy}
     elif (get_condition(conditions, DRIFTED) or {}).get("status") == "True" \
             and row.generation <= row.observed_generation:
         conditions = set_condition(conditions, DRIFTED, False, "InSync", "")
         if (get_condition(conditions, READY) or {}).get("reason") == "Drifted":
             conditions = set_condition(conditions, READY, True, "Reconciled", "")
         patch["drift"] = None
-    return {"id": str(row.id), "patch": patch, "conditions": conditions}, bool(reasons) and policy == "correct"
+    return Judgement({"id": str(row.id), "patch": patch, "conditions": conditions},
+                     _changed(row, patch, conditions), bool(reasons) and policy == "correct")
 
 
 def resync_cluster(ctx: RunContext, cluster_id: UUID) -> ObserveReport:
-    """Observe one cluster with one API call and update every managed guest of it."""
+    """Observe one cluster with one API call, write the guests whose observed state changed, and stamp the
+    cluster's ``status.observed_at``."""
     started = time.monotonic()
     with system_tx(ctx.engine) as conn:
         creds = load_cluster(conn, cluster_id, ctx.vault, ctx.data_dir)
@@ -111,18 +193,20 @@ def resync_cluster(ctx: RunContext, cluster_id: UUID) -> ObserveReport:
     guests = drifted = enqueued = 0
     with system_tx(ctx.engine) as conn:
         for kind in KINDS.values():
-            rows = conn.execute(_observed(kind, cluster_id)).all()
+            rows = conn.execute(_worth_judging(kind, cluster_id, snapshot)).all()
             updates = []
             for row in rows:
-                update, correct = _judge(kind, row, snapshot, stamp)
-                updates.append(update)
-                drifted += "drift" in update["patch"] and update["patch"]["drift"] is not None
-                if correct:
+                judged = _judge(kind, row, snapshot, stamp)
+                if judged.changed:
+                    updates.append(judged.update)
+                drifted += judged.update["patch"].get("drift") is not None
+                if judged.correct:
                     leases.enqueue(conn, kind.name, row.id, row.tenant_id)
                     enqueued += 1
-            guests += len(rows)
+            guests += conn.execute(_count(kind, cluster_id)).scalar_one()
             if updates:
                 conn.execute(_update(kind, updates))
+        conn.execute(_stamp_cluster(cluster_id, stamp))
         if ctx.configure is not None:
             enqueued += enqueue_stale(conn, ctx.configure, cluster_id)
     return ObserveReport(cluster_id, 1, guests, drifted, enqueued, round(time.monotonic() - started, 3))

@@ -28,6 +28,13 @@ def _configured(product: Product, doc: dict, generation: int, digest: str | None
                         f"{doc['metadata']['name']} Configured at generation {generation}", timeout=180)
 
 
+def _cluster_observed_at(product: Product) -> str | None:
+    """When the worker last observed the cluster, as ``GET /api/v1/clusters`` shows it."""
+    resp = product.admin.get("/api/v1/clusters")
+    assert resp.status_code == 200, resp.text
+    return next(c for c in resp.json()["items"] if c["name"] == "demo")["status"].get("observed_at")
+
+
 def _patch_vars(product: Product, doc: dict, variables: dict) -> int:
     path = f"{PATHS[doc['kind']]}/{doc['id']}"
     etag = product.user.get(path).headers["ETag"]
@@ -97,10 +104,10 @@ def test_vm_with_configure_becomes_configured(database, vault, toolchain, pvesim
         assert condition(failed, "Ready")["status"] == "False"
         assert failed["status"]["configuration"]["failed_task"] == "Create or remove users"
         runs_after_failure = len(product.runs(vm))
-        seen = failed["status"].get("observed_at")
+        seen = _cluster_observed_at(product)
         for _ in range(3):  # three more observations of the cluster, and no new run
-            seen = product.wait(vm, lambda d, s=seen: d["status"].get("observed_at") not in (None, s),
-                                "another observation", timeout=120)["status"]["observed_at"]
+            seen = wait_for(lambda s=seen: (o := _cluster_observed_at(product)) not in (None, s) and o,
+                            timeout=120, what="another observation of the cluster")
         assert len(product.runs(vm)) == runs_after_failure
 
         generation = _patch_vars(product, vm, {**base, "baseline_users": [alice, {**alice, "name": "cpbob"}]})
