@@ -215,8 +215,8 @@ def delete(session: Session, kind: Kind, caller: Caller, guest_id: UUID, if_matc
 def abandon(session: Session, kind: Kind, caller: Caller, guest_id: UUID, if_match: int | None) -> sa.Row:
     """Forget the guest (admins only): its row goes now, with no destroy; the Proxmox guest (``status.vmid``
     on ``status.node``) is left as it is, and its pending actions fail. Returns the row as it was."""
+    row = get(session, kind, caller, guest_id, lock=True)  # first: a guest the caller cannot see is a 404
     authz.require_admin(caller, "abandon guests")
-    row = get(session, kind, caller, guest_id, lock=True)
     _check_if_match(row, if_match)
     a = t.guest_actions
     session.execute(sa.update(a).where(a.c.target_id == row.id, a.c.state == "pending")

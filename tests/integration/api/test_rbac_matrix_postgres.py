@@ -80,6 +80,13 @@ class Ctx:
     def fresh_cluster(self) -> str:
         return str(register_sim(self.world.admin, self.sim, f"c{uuid.uuid4().hex[:8]}")["id"])
 
+    def fresh_source(self, side: str) -> str:
+        resp = self.world.admin.post("/api/v1/git-sources", json={
+            "name": f"s{uuid.uuid4().hex[:8]}", "tenant_id": str(self.tenant(side).id),
+            "url": "https://git.example.test/infra.git"})
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["id"])
+
 
 Make = Callable[[Ctx, str, str], tuple[dict[str, str], Any]]
 """(ctx, role, side) → (path parameters, JSON body or None)."""
@@ -148,7 +155,19 @@ def guest_endpoints(kind: str) -> list[Endpoint]:
                  lambda c, r, s: ({**fresh(c, r, s)[0], "action": "stop"}, None), scoped(202, (202, 404), (202, 404))),
         Endpoint("POST", base + "/{guest_id}/assign", lambda c, r, s: (fresh(c, r, s)[0], {"user_id": None}),
                  scoped(200, (200, 404), (403, 404))),
+        Endpoint("POST", base + "/{guest_id}/abandon", fresh, scoped(200, (403, 404), (403, 404))),
     ]
+
+
+def _source(ctx: Ctx, _role: str, side: str) -> tuple[dict[str, str], Any]:
+    return {"source_id": ctx.fresh_source(side)}, None
+
+
+def _apply(ctx: Ctx, _role: str, side: str) -> tuple[dict[str, str], Any]:
+    tenant = ctx.tenant(side)
+    doc = ctx.world.vm_doc(f"{tenant.name}-g{uuid.uuid4().hex[:8]}")
+    doc["kind"] = "VirtualMachine"
+    return {}, {"source": f"cli{uuid.uuid4().hex[:6]}", "documents": [{"file": "vm.yaml", "document": doc}]}
 
 
 def _run(ctx: Ctx, _role: str, side: str) -> tuple[dict[str, str], Any]:
@@ -218,6 +237,19 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/runs/{run_id}", _run, scoped(200, (200, 404), (200, 404))),
     Endpoint("GET", "/api/v1/runs/{run_id}/log", _run, scoped(200, (200, 404), (200, 404))),
     Endpoint("GET", "/api/v1/audit", none, same(200)),
+    Endpoint("GET", "/api/v1/git-sources", none, same(200)),
+    Endpoint("POST", "/api/v1/git-sources",
+             lambda c, r, s: ({}, {"name": f"s{uuid.uuid4().hex[:8]}", "tenant_id": str(c.tenant(s).id),
+                                   "url": "https://git.example.test/infra.git"}),
+             scoped(201, (201, 422), (403, 422))),
+    Endpoint("GET", "/api/v1/git-sources/{source_id}", _source, scoped(200, (200, 404), (404, 404))),
+    Endpoint("PATCH", "/api/v1/git-sources/{source_id}", lambda c, r, s: (_source(c, r, s)[0], {"suspended": True}),
+             scoped(200, (200, 404), (404, 404))),
+    Endpoint("DELETE", "/api/v1/git-sources/{source_id}", _source, scoped(204, (204, 404), (404, 404))),
+    Endpoint("POST", "/api/v1/git-sources/{source_id}/webhook", _source, same(401)),
+    # documents name their project; "shop" exists in both tenants, so an admin's apply is ambiguous (422) and a
+    # member's lands in the member's own tenant whichever side the guest is named after
+    Endpoint("POST", "/api/v1/gitops/apply", _apply, scoped(422, (200, 200), (200, 200))),
 ]
 
 
