@@ -117,7 +117,8 @@ def apply_command(paths: PathsArgument, url: UrlOption = None, source: SourceOpt
     """
     result = _load_or_exit(paths, include, exclude)
     repository, commit = gitinfo.describe(paths[0])
-    docs = [{"file": d.location.file, "line": d.location.line, "document": d.source.data}
+    root = gitinfo.checkout_root(paths[0])
+    docs = [{"file": gitinfo.inside(root, d.location.file), "line": d.location.line, "document": d.source.data}
             for d in result.documents if d.kind in KIND_PATHS]
     request = {"source": source, "repository": repository, "commit": commit, "documents": docs,
                "prune": prune, "dry_run": dry_run, "adopt": adopt}

@@ -18,6 +18,23 @@ def _git(directory: Path, *args: str) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def checkout_root(path: Path) -> Path | None:
+    """The top directory of the checkout holding ``path`` (``None`` outside a checkout)."""
+    directory = path if path.is_dir() else path.parent
+    top = _git(directory, "rev-parse", "--show-toplevel")
+    return Path(top).resolve() if top else None
+
+
+def inside(root: Path | None, file: str) -> str:
+    """``file`` as a path inside the checkout ``root`` (unchanged without one or outside it)."""
+    if root is None:
+        return file
+    try:
+        return Path(file).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return file
+
+
 def describe(path: Path) -> tuple[str | None, str | None]:
     """(remote URL of ``origin`` without credentials, HEAD commit) of the checkout holding ``path``."""
     directory = path if path.is_dir() else path.parent

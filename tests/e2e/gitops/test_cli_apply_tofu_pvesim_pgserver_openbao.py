@@ -55,7 +55,7 @@ def test_diff_apply_prune_adopt_export(database, vault, toolchain, pvesim_factor
             # 2. creates, applied, Ready, then a clean diff
             plan = _ok(cli("diff", "--source", "infra", ".", cwd=repo.root), 2)
             assert "+ create VirtualMachine shop/web-1" in plan and "+ create Container shop/cache-1" in plan
-            _ok(cli("apply", "--source", "infra", ".", cwd=repo.root))
+            _ok(cli("apply", "--source", "infra", str(repo.root)))  # from outside: files named inside the repo
             web = _wait_converged(product, "/api/v1/vms", "web-1")
             _wait_converged(product, "/api/v1/containers", "cache-1")
             assert web["metadata"]["managed_by"] == "git:infra"
