@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,8 @@ app.command("pvesim")(pvesim_command)
 register_gitops(app)
 
 log = logging.getLogger("controlplane")
+STARTED = time.monotonic()
+"""When this process began running the command line (close enough to its start: this module loads first)."""
 console = Console(stderr=True)
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Bind address (CONTROLPLANE_HTTP_HOST).")]
@@ -70,13 +73,11 @@ def _say(message: str) -> None:
 
 
 def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int = 0) -> None:
-    import uvicorn
-
     from controlplane.api.app import create_app
     from controlplane.api.deps import AppDeps
     from controlplane.api.metrics import serve_metrics_port
     from controlplane.demo import DemoCluster
-    from controlplane.stack import Stack, http_server_config
+    from controlplane.stack import AnnouncingServer, Stack, http_server_config
 
     stack = Stack(settings, report=_say)
     demo_cluster = DemoCluster(settings.data_dir.resolve() / "pvesim")
@@ -109,7 +110,8 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
             f"  data directory: {stack.data_dir}\n"
             "  stop: press Ctrl-C (stops everything started here)\n"
         )
-        server = uvicorn.Server(http_server_config(http_app, settings))
+        server = AnnouncingServer(http_server_config(http_app, settings), lambda: _say(
+            f"ready in {time.monotonic() - STARTED:.1f} s (from the command's start to the API listening)"))
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         pass
