@@ -1,6 +1,7 @@
 """Benchmark: ``ansible-inventory --list`` for 10,000 guests on 10 nodes, our ``controlplane`` inventory plugin
 (reading PostgreSQL) against the community.proxmox inventory plugin (reading the Proxmox API of pvesim holding
-the same guests), with ``want_facts`` off and on. Prints times, ratios, SQL queries and HTTP requests.
+the same guests), with ``want_facts`` off and on; ours by default and with ``want_spec: true`` (every host's
+full spec), and ``controlplane inventory --list``. Prints times, ratios, SQL queries and HTTP requests.
 
 Loopback only. Run: ``.venv/bin/python bench/inventory_ansible.py [--guests 10000] [--skip-facts]``.
 """
@@ -47,6 +48,18 @@ def _inventory(source: Path, env: dict[str, str]) -> tuple[float, dict, str]:
     return elapsed, json.loads(proc.stdout[proc.stdout.index("{"):]), proc.stdout + proc.stderr
 
 
+def _cli_list(env: dict[str, str]) -> float:
+    """Seconds ``controlplane inventory --list`` takes (the whole process, as a script inventory runs it)."""
+    start = time.perf_counter()
+    proc = subprocess.run([str(BIN / "controlplane"), "inventory", "--list"], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"controlplane inventory --list failed:\n{proc.stderr[-3000:]}")
+    json.loads(proc.stdout)
+    return elapsed
+
+
 def _seed(owner_url: str, sim: Simulator) -> int:
     """The simulator's guests as controlplane rows: same vmid, node, kind, power state and address."""
     guests = sorted(sim.state.guests.values(), key=lambda g: g.vmid)
@@ -90,12 +103,19 @@ def main() -> None:
             urls = pg.ensure_database("bench")
             migrate.upgrade(urls.owner)
             count = _seed(urls.owner, sim)
+            ours_env = _env(tmp, CONTROLPLANE_DATABASE_URL=urls.owner)
             ours_file = tmp / "bench.controlplane.yml"
             ours_file.write_text("plugin: controlplane\n")
-            ours_t, ours, out = _inventory(ours_file, _env(tmp, CONTROLPLANE_DATABASE_URL=urls.owner))
+            ours_t, ours, out = _inventory(ours_file, ours_env)
             queries = int(re.search(r"in (\d+) SQL queries", out).group(1))
             ours_hosts = len(ours["_meta"]["hostvars"])
             print(f"controlplane plugin (PostgreSQL):      {ours_t:7.2f} s  {ours_hosts} hosts  {queries} SQL queries")
+            full_file = tmp / "full.controlplane.yml"
+            full_file.write_text("plugin: controlplane\nwant_spec: true\n")
+            full_t, _, _ = _inventory(full_file, ours_env)
+            print(f"controlplane plugin, want_spec: true:  {full_t:7.2f} s  ratio {full_t / ours_t:6.1f}x ours")
+            cli_t = _cli_list(ours_env)
+            print(f"controlplane inventory --list:         {cli_t:7.2f} s")
 
             pve_env = _env(tmp, REQUESTS_CA_BUNDLE=sim.ca_file, PROXMOX_TOKEN_SECRET=sim.token_secret,
                            ANSIBLE_INVENTORY_ENABLED="community.proxmox.proxmox")
@@ -116,7 +136,8 @@ def main() -> None:
             plain_t, plain_n = results[False]
             summary = (
                 f"SUMMARY inventory of {count} guests/{args.nodes} nodes: controlplane {ours_t:.2f} s in {queries} "
-                f"SQL queries; community.proxmox {plain_t:.2f} s ({plain_t / ours_t:.1f}x) in {plain_n} requests"
+                f"SQL queries (want_spec {full_t:.2f} s; `controlplane inventory --list` {cli_t:.2f} s); "
+                f"community.proxmox {plain_t:.2f} s ({plain_t / ours_t:.1f}x) in {plain_n} requests"
             )
             if True in results:
                 facts_t, facts_n = results[True]

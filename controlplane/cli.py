@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,8 @@ app.command("pvesim")(pvesim_command)
 register_gitops(app)
 
 log = logging.getLogger("controlplane")
+STARTED = time.monotonic()
+"""When this process began running the command line (close enough to its start: this module loads first)."""
 console = Console(stderr=True)
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Bind address (CONTROLPLANE_HTTP_HOST).")]
@@ -70,13 +73,11 @@ def _say(message: str) -> None:
 
 
 def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int = 0) -> None:
-    import uvicorn
-
     from controlplane.api.app import create_app
     from controlplane.api.deps import AppDeps
     from controlplane.api.metrics import serve_metrics_port
     from controlplane.demo import DemoCluster
-    from controlplane.stack import Stack, http_server_config
+    from controlplane.stack import AnnouncingServer, Stack, http_server_config
 
     stack = Stack(settings, report=_say)
     demo_cluster = DemoCluster(settings.data_dir.resolve() / "pvesim")
@@ -109,7 +110,8 @@ def _serve(settings: Settings, *, title: str, demo: bool = False, workers: int =
             f"  data directory: {stack.data_dir}\n"
             "  stop: press Ctrl-C (stops everything started here)\n"
         )
-        server = uvicorn.Server(http_server_config(http_app, settings))
+        server = AnnouncingServer(http_server_config(http_app, settings), lambda: _say(
+            f"ready in {time.monotonic() - STARTED:.1f} s (from the command's start to the API listening)"))
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         pass
@@ -274,6 +276,7 @@ def inventory(
     tenant: Annotated[
         str | None, typer.Option("--tenant", envvar="CONTROLPLANE_INVENTORY_TENANT", help="Only this tenant's hosts.")
     ] = None,
+    want_spec: Annotated[bool, typer.Option("--want-spec", help="Give every guest its whole spec as `spec`.")] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Print the Ansible inventory read from the database, as a script inventory (--list / --host NAME).
@@ -292,8 +295,11 @@ def inventory(
     try:
         dsn = settings.inventory_dsn.get_secret_value() if settings.inventory_dsn else None
         source = resolve_source(settings, dsn=dsn, tenant=bool(tenant))
-        hosts = load_inventory(source, tenant=tenant)
-        typer.echo(json.dumps(script_json(hosts) if list_ else host_json(hosts, str(host)), indent=2, sort_keys=True))
+        hosts = load_inventory(source, tenant=tenant, want_spec=want_spec)
+        if list_:  # compact: the C encoder, many times faster than an indented dump of every host
+            typer.echo(json.dumps(script_json(hosts), sort_keys=True, separators=(",", ":")))
+        else:
+            typer.echo(json.dumps(host_json(hosts, str(host)), indent=2, sort_keys=True))
     except ControlPlaneError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc

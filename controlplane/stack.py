@@ -7,6 +7,7 @@ the API and the workers; stopping it stops everything it started, and nothing el
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,3 +148,18 @@ def http_server_config(app: object, settings: Settings, *, port: int | None = No
         h11_max_incomplete_event_size=H11_MAX_INCOMPLETE_EVENT_SIZE, **UVICORN_PROXY_OPTIONS,
         **({"log_config": None} if settings.log_format == "json" else {}),  # JSON: uvicorn logs via the root logger
     )
+
+
+class AnnouncingServer(uvicorn.Server):
+    """The API's uvicorn server, calling ``on_ready`` once it listens (to tell the operator how long the
+    start took)."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's start-up; then ``on_ready`` if the server is listening."""
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_ready()

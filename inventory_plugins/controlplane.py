@@ -52,6 +52,14 @@ options:
     description: Prefix for the host variables this plugin sets (not for C(ansible_host)).
     type: str
     default: ''
+  want_spec:
+    description:
+      - Also give every guest its whole desired state as the variable C(spec) (disks, network, SSH keys,
+        configure, ...). It is bulky, so it is off by default; the default variables are C(ansible_host),
+        C(id), C(kind), C(guest_name), C(vmid), C(node), C(cluster), C(tenant), C(project), C(guest_tags),
+        C(labels), C(ostype), C(image), C(power_state) and the guest's C(spec.configure.vars).
+    type: bool
+    default: false
   nodes:
     description:
       - Include the Proxmox nodes as hosts (group C(proxmox_nodes)). They are then members of C(all) as
@@ -137,7 +145,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _cache_key(self, path: str) -> str:
         """A key that changes with everything that changes the result (the DSN only as a digest)."""
-        parts = [self.get_option(name) for name in ("dsn", "tenant", "hostnames", "vars_prefix", "nodes")]
+        parts = [self.get_option(name) for name in ("dsn", "tenant", "hostnames", "vars_prefix", "nodes",
+                                                    "want_spec")]
         parts.append(sorted((self.get_option("filters") or {}).items()))
         digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
         return f"{self.get_cache_key(path)}_{digest}"
@@ -170,6 +179,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             result = load_inventory(
                 source, tenant=tenant, filters=self._filters(),
                 hostnames=self.get_option("hostnames"), vars_prefix=self.get_option("vars_prefix"),
+                want_spec=self.get_option("want_spec"),
             )
         except ControlPlaneError as exc:
             raise AnsibleError(f"controlplane inventory: {exc.message}") from None  # may quote the DSN

@@ -5,6 +5,11 @@ inventory plugin (``inventory_plugins/controlplane.py``) and ``controlplane inve
 Guests (VMs and containers) and Proxmox nodes are read with one query each, whatever their number; with a
 tenant the connection acts as the application role in that tenant, so Row-Level Security decides what is
 visible. Deleted guests (``deleted_at`` set) are not hosts.
+
+A host's variables are what a play needs to reach and sort it (address, vmid, node, cluster, tenant,
+project, tags, labels, power state, OS type, image) and the guest's ``spec.configure.vars``; its whole
+``spec`` is bulky and only there when asked for (``want_spec``). Without it PostgreSQL sends only the few
+spec and status fields those variables come from.
 """
 
 from __future__ import annotations
@@ -23,9 +28,19 @@ from controlplane.db.roles import APP_ROLE
 from controlplane.errors import ComponentError, NotFound, PermanentError, TemporaryError
 from controlplane.services.inventory_source import InventorySource
 
+#: The spec and status fields the default host variables are made of.
+SPEC_FIELDS = ("configure", "node", "tags", "image")
+STATUS_FIELDS = ("vmid", "node", "tags", "power", "ostype", "ipv4")
+
+
+def _picked(column: str, fields: tuple[str, ...]) -> str:
+    """SQL for a JSON object of only ``fields`` of ``column`` (constant names, never user input)."""
+    return "jsonb_build_object(" + ", ".join(f"'{f}', {column}->'{f}'" for f in fields) + ")"
+
+
 GUESTS_SQL = """
 SELECT g.kind, g.id::text AS id, g.name, t.name AS tenant, p.name AS project,
-       coalesce(c.name, g.spec->>'cluster') AS cluster, g.labels, g.spec, g.status
+       coalesce(c.name, g.spec->>'cluster') AS cluster, g.labels, {spec} AS spec, {status} AS status
 FROM (
   SELECT 'vm' AS kind, id, tenant_id, project_id, cluster_id, name, labels, spec, status
     FROM virtual_machines WHERE deleted_at IS NULL
@@ -135,7 +150,13 @@ def proxmox_ostype(kind: str, image: str) -> str:
     return "l26" if name.startswith(LINUX_IMAGES) else "other"
 
 
-def _guest_host(row: dict[str, Any], prefix: str) -> tuple[dict[str, Any], list[str]]:
+def guests_sql(want_spec: bool) -> str:
+    """The guests query: with every host's whole spec, or only the fields its default variables need."""
+    spec = "g.spec" if want_spec else _picked("g.spec", SPEC_FIELDS)
+    return GUESTS_SQL.format(spec=spec, status=_picked("g.status", STATUS_FIELDS))
+
+
+def _guest_host(row: dict[str, Any], prefix: str, want_spec: bool) -> tuple[dict[str, Any], list[str]]:
     spec, status, labels = row["spec"] or {}, row["status"] or {}, row["labels"] or {}
     node = status.get("node") or (spec.get("node") if spec.get("node") not in (None, "auto") else None)
     tags = spec.get("tags") or status.get("tags") or []
@@ -145,8 +166,10 @@ def _guest_host(row: dict[str, Any], prefix: str) -> tuple[dict[str, Any], list[
         "cluster": row["cluster"], "tenant": row["tenant"], "project": row["project"],
         "guest_tags": [str(t) for t in tags] if isinstance(tags, list) else [str(tags)], "labels": labels,
         "ostype": status.get("ostype") or proxmox_ostype(row["kind"], str(spec.get("image") or "")),
-        "image": spec.get("image"), "power_state": power, "spec": spec,
+        "image": spec.get("image"), "power_state": power,
     }
+    if want_spec:
+        ours["spec"] = spec
     hostvars = user_vars(spec)
     hostvars.update({prefix + k: v for k, v in ours.items()})
     if status.get("ipv4"):
@@ -226,8 +249,10 @@ def load_inventory(
     filters: InventoryFilter = InventoryFilter(),
     hostnames: str = "qualified",
     vars_prefix: str = "",
+    want_spec: bool = False,
 ) -> Inventory:
-    """Read every host in a fixed number of SQL statements (two, plus up to four to enter a tenant)."""
+    """Read every host in a fixed number of SQL statements (two, plus up to four to enter a tenant); with
+    ``want_spec`` each guest's whole spec is a variable (``spec``) too."""
     queries = 0
     try:
         with psycopg.connect(_plain_url(source.url), connect_timeout=10) as conn:
@@ -235,7 +260,7 @@ def load_inventory(
             with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
                 if tenant:
                     queries += _enter_tenant(conn, source, tenant)
-                guests = cur.execute(GUESTS_SQL, filters.params()).fetchall()
+                guests = cur.execute(guests_sql(want_spec), filters.params()).fetchall()
                 nodes = []
                 if filters.include_nodes:
                     nodes = cur.execute(NODES_SQL, {"clusters": list(filters.clusters)}).fetchall()
@@ -247,7 +272,7 @@ def load_inventory(
     except psycopg.Error as exc:
         raise ComponentError(f"inventory query failed: {exc}", component="postgresql") from exc
     names = _name_hosts(guests, nodes, hostnames)
-    built = [_guest_host(g, vars_prefix) for g in guests] + [_node_host(n, vars_prefix) for n in nodes]
+    built = [_guest_host(g, vars_prefix, want_spec) for g in guests] + [_node_host(n, vars_prefix) for n in nodes]
     return Inventory([Host(n, v, g) for n, (v, g) in zip(names, built, strict=True)], queries)
 
 

@@ -5,6 +5,7 @@ real PostgreSQL (pgserver) and OpenBao writes only JSON lines, and a request's l
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,4 +61,5 @@ def test_text_logs_by_default(tmp_path: Path, database: DatabaseUrls, vault_serv
         stop_process(process)
     text = _log_text(tmp_path, port)
     assert "listening on" in text
+    assert re.search(r"ready in \d+\.\d s", text), text  # the start-up time, once the API listens
     assert not any(line.lstrip().startswith("{") for line in text.splitlines())
