@@ -40,7 +40,7 @@ def test_a_vm_requested_through_the_api_on_up_becomes_ready(tmp_path: Path) -> N
                          "disks": [{"size_gb": 8, "storage": "local-lvm"}], "image": "debian-12",
                          "network": [{"bridge": "vmbr0", "ipv4": "dhcp"}], "power": "running"},
             }
-            response = client.post("/api/v1/vms", json={**document, "tenant": "acme"})
+            response = client.post("/api/v1/vms", json=document)
             assert response.status_code == 201, response.text
             vm_id = response.json()["id"]
 
