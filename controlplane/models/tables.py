@@ -48,6 +48,10 @@ def _fk(name: str, target: str, ondelete: str, *, nullable: bool = True) -> sa.C
     return sa.Column(name, _uuid, sa.ForeignKey(target, ondelete=ondelete), nullable=nullable)
 
 
+def _flag(name: str, default: bool = False) -> sa.Column:
+    return sa.Column(name, sa.Boolean, nullable=False, server_default=sa.text("true" if default else "false"))
+
+
 def _version() -> sa.Column:
     return _int("resource_version", default=1)
 
@@ -145,15 +149,17 @@ virtual_machines = _guest_table("virtual_machines")
 containers = _guest_table("containers")
 
 git_sources = sa.Table(
-    "git_sources", metadata, _id(), sa.Column("tenant_id", _uuid), sa.Column("name", sa.Text),
-    sa.Column("url", sa.Text), sa.Column("branch", sa.Text), sa.Column("path", sa.Text),
-    sa.Column("include", JSONB), sa.Column("exclude", JSONB), sa.Column("poll_interval_s", sa.Integer),
-    sa.Column("prune", sa.Boolean), sa.Column("suspended", sa.Boolean), sa.Column("credential_path", sa.Text),
-    sa.Column("webhook_secret_path", sa.Text), sa.Column("state", sa.Text), sa.Column("last_seen_commit", sa.Text),
-    sa.Column("last_applied_commit", sa.Text), sa.Column("last_error", sa.Text), sa.Column("last_polled_at", _ts),
-    sa.Column("refresh_requested_at", _ts), sa.Column("created_by", _uuid), sa.Column("created_at", _ts),
-    sa.Column("updated_at", _ts), sa.Column("resource_version", sa.BigInteger),
+    "git_sources", metadata, _id(), _fk("tenant_id", "tenants.id", "CASCADE", nullable=False),
+    _text("name"), _text("url"), _text("branch", "main"), _text("path", ""),
+    _json("include", "[]"), _json("exclude", "[]"), _int("poll_interval_s", sa.Integer, 180),
+    _flag("prune"), _flag("suspended"), _text("credential_path", nullable=True),
+    _text("webhook_secret_path", nullable=True), _text("state", "OutOfSync"),
+    _text("last_seen_commit", nullable=True), _text("last_applied_commit", nullable=True),
+    _text("last_error", nullable=True), sa.Column("last_polled_at", _ts), sa.Column("refresh_requested_at", _ts),
+    sa.Column("created_by", _uuid), _created(), _created("updated_at"), _version(),
+    sa.UniqueConstraint("name"),
 )
+
 
 guest_actions = sa.Table(
     "guest_actions", metadata, _id(), _fk("tenant_id", "tenants.id", "CASCADE", nullable=False),
