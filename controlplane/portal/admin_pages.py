@@ -133,11 +133,13 @@ def _since(text: str) -> datetime | None:
 @router.get("/audit", response_class=HTMLResponse)
 def audit_log(request: Request, page: PageDep, actor: str = Query("", max_length=254),
               action: str = Query("", max_length=128), target: str = Query("", max_length=254),
-              since: str = Query("", max_length=40)) -> HTMLResponse:
-    """The newest audit events matching the filters (``action`` takes ``*`` as a wildcard)."""
+              since: str = Query("", max_length=40), verify: bool = False) -> HTMLResponse:
+    """The newest audit events matching the filters (``action`` takes ``*`` as a wildcard); with ``verify``,
+    an admin also gets the hash chain's verification."""
     _require_staff(page)
     flt = audit.AuditFilter(actor=[actor] if actor else None, action=[action] if action else None,
                             target=[target] if target else None, since=_since(since))
     events = page.db.read(lambda s: guest_forms.audit_events(s, page.caller, flt))
-    return render(request, "admin_audit.html", events=events,
+    chain = page.db.read(lambda s: audit.verify_chain_as(s, page.caller)) if verify else None
+    return render(request, "admin_audit.html", events=events, chain=chain, can_verify=page.caller.is_admin,
                   filters={"actor": actor, "action": action, "target": target, "since": since})

@@ -1,7 +1,7 @@
 """The administration pages in Chromium: the dashboard; an admin creates a tenant and a user through the
 forms, deactivates the user (who can no longer log in), registers a cluster (the connection is tested, the
-secret never shown again) and finds it all in the audit log; a plain user is refused; axe-core finds no
-serious problem on these pages."""
+secret never shown again), finds it all in the audit log and verifies its hash chain; a plain user is
+refused; axe-core finds no serious problem on these pages."""
 
 from __future__ import annotations
 
@@ -71,5 +71,8 @@ def test_admin_pages(browsing: Browsing, tmp_path: Path) -> None:
     page.get_by_label("Action").fill("tenant.*")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator(".runs li", has_text="tenant.create").first).to_contain_text("initech")
+    page.get_by_role("link", name="Verify the hash chain").click()
+    expect(page.locator("#chain-result")).to_contain_text("Chain intact")
+    expect(page.locator("#chain-result")).to_contain_text("events verified")
     assert not _axe(page)
     browsing.shot(page, "admin-audit-desktop")

@@ -1,12 +1,21 @@
-"""``controlplane user create`` and ``controlplane audit verify`` against a real PostgreSQL."""
+"""``controlplane user create`` and ``controlplane audit verify`` against a real PostgreSQL, and the same
+verification for admins through the application role (the portal's audit page)."""
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
+import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from controlplane.cli import app
 from controlplane.db.embedded import DatabaseUrls
+from controlplane.errors import PermissionDenied
+from controlplane.services import audit
+from controlplane.services.caller import Caller
+from controlplane.services.transactions import Db
 from tests.fixtures.api import PASSWORD, Api, World
 
 runner = CliRunner()
@@ -51,3 +60,24 @@ def test_audit_verify_passes_then_detects_modification_and_removal(world: World,
         conn.execute("DELETE FROM audit_events WHERE id = %s", (victim,))
     removed = runner.invoke(app, ["audit", "verify"], env=_env(database))
     assert removed.exit_code == 1 and "missing" in removed.output
+
+
+def test_an_admin_verifies_the_chain_through_the_app_role_and_nobody_else_can(world: World,
+                                                                              database: DatabaseUrls) -> None:
+    assert world.acme.member.post("/api/v1/vms", json=world.vm_doc("chain-1")).status_code == 201
+    admin = Caller(user_id=uuid.uuid4(), tenant_id=None, role="admin")
+    manager = Caller(user_id=uuid.uuid4(), tenant_id=world.acme.id, role="manager")
+    intact = Db(world.api.engine, admin).read(lambda s: audit.verify_chain_as(s, admin))
+    assert intact.ok and intact.checked >= 1, intact
+    with pytest.raises(PermissionDenied):
+        Db(world.api.engine, manager).read(lambda s: audit.verify_chain_as(s, manager))
+    # the database refuses too, whatever the application role's SQL claims for itself
+    with world.api.engine.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="only admins"):
+        conn.execute(sa.text("SELECT set_config('app.role', 'admin', false)"))
+        conn.execute(audit.ADMIN_CHAIN_SQL).all()
+    with psycopg.connect(database.superuser, autocommit=True) as conn:
+        victim = conn.execute("SELECT id FROM audit_events WHERE target_name = 'chain-1' ORDER BY chain_seq LIMIT 1"
+                              ).fetchone()[0]
+        conn.execute("UPDATE audit_events SET actor = 'someone-else' WHERE id = %s", (victim,))
+    broken = Db(world.api.engine, admin).read(lambda s: audit.verify_chain_as(s, admin))
+    assert not broken.ok and f"event {victim}" in broken.problem and "modified" in broken.problem
