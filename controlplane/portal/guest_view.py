@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from controlplane.errors import NotFound
+from controlplane.services.gitops_ownership import source_of
 from controlplane.services.guests import CONTAINER, VM, Kind
 
 SLUGS = {VM.name: "vm", CONTAINER.name: "container"}
@@ -47,6 +48,14 @@ class GuestView:
     deleting: bool = False
     updated_at: Any = None
     desired_power: str = ""
+    managed_by: str = ""
+    source: Any = None
+    """Where a git-managed guest's spec comes from (repository, file, commit); ``None`` for a hand-made one."""
+
+    @property
+    def git_source(self) -> str:
+        """The git source's name of a git-managed guest, ``""`` otherwise."""
+        return self.managed_by.removeprefix("git:") if self.managed_by.startswith("git:") else ""
 
 
 def kind_of(slug: str) -> Kind:
@@ -115,4 +124,5 @@ def view(row: Any, kind_name: str | None = None) -> GuestView:
         disk_gb=sum(int(d.get("size_gb", 0)) for d in spec.get("disks", [])),
         assigned=getattr(row, "assigned_email", None) or "", deleting=row.deleted_at is not None,
         updated_at=row.updated_at, desired_power=spec.get("power", ""),
+        managed_by=getattr(row, "managed_by", None) or "", source=source_of(row),
     )

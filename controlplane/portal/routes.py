@@ -8,6 +8,7 @@ from controlplane.portal import (
     account_pages,
     admin_pages,
     auth_pages,
+    git_source_pages,
     guest_create,
     guest_detail,
     guest_pages,
@@ -22,6 +23,6 @@ def portal_router() -> APIRouter:
     """The portal's pages, each tagged so its errors render as HTML."""
     router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_portal)])
     for module in (auth_pages, guest_pages, guest_create, guest_detail, run_pages, live, project_pages,
-                   account_pages, admin_pages):
+                   account_pages, admin_pages, git_source_pages):
         router.include_router(module.router)
     return router

@@ -44,9 +44,25 @@ def source_caller(row: Any) -> Caller:
     return Caller(user_id=None, tenant_id=row.tenant_id, role="manager", email=f"git-source {row.name}")
 
 
-def list_query() -> sa.Select:
-    """The sources visible to the caller (RLS filters by tenant)."""
-    return sa.select(S)
+def list_query(caller: Caller | None = None) -> sa.Select:
+    """The sources visible to the caller: admins and managers (RLS keeps a manager in their tenant); none
+    for a plain user."""
+    stmt = sa.select(S)
+    if caller is not None and not may_list(caller):
+        stmt = stmt.where(sa.false())
+    return stmt
+
+
+def may_list(caller: Caller) -> bool:
+    """Whether the caller sees git sources at all (admins and managers)."""
+    return caller.is_admin or caller.is_manager
+
+
+def list_visible(session: Session, caller: Caller, limit: int = 500) -> list[sa.Row]:
+    """The sources the caller may see, by name (the portal's page); a plain user is refused (404)."""
+    if not may_list(caller):
+        raise NotFound("no such page")
+    return list(session.execute(list_query(caller).order_by(S.c.name).limit(limit)).all())
 
 
 def get(session: Session, caller: Caller, source_id: UUID, *, lock: bool = False) -> sa.Row:

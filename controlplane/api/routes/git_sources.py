@@ -45,9 +45,7 @@ def public(row: Any) -> GitSourcePublic:
 @router.get("", response_model=Page[GitSourcePublic], operation_id="listGitSources")
 def list_sources(db: DbDep, params: Annotated[ListParams, Depends(list_params)]) -> Page[GitSourcePublic]:
     """The git sources of the caller's tenant (admins: all)."""
-    gitops_sources_visible = gitops_sources.list_query()
-    if not (db.caller.is_admin or db.caller.is_manager):
-        gitops_sources_visible = gitops_sources_visible.where(S.c.id.is_(None))
+    gitops_sources_visible = gitops_sources.list_query(db.caller)
     rows, cursor = db.read(lambda s: paginate(s, gitops_sources_visible, params, id_column=S.c.id,
                                               default_sort="name", sortable={"name": S.c.name}, search=[S.c.name]))
     return Page(items=[public(r) for r in rows], next_cursor=cursor)

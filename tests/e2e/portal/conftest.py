@@ -47,7 +47,7 @@ def stack(pg_server: Any, pg_template: str, vault_server: Any, toolchain: Any,
                           terraform=TerraformSetup(runner=runner, run_root=data_dir / "runs", timeout=300),
                           poll_interval=0.3, resync_interval=1.0, lease_ttl=20.0, backoff=Backoff(base=0.5, cap=4.0))
     try:
-        yield Stack(url=live.url, api=api, admin=admin, sim=sim, data_dir=data_dir)
+        yield Stack(url=live.url, api=api, admin=admin, sim=sim, data_dir=data_dir, owner_url=database.owner)
     finally:
         worker.stop()
         live.server.should_exit = True

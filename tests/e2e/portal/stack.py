@@ -28,6 +28,7 @@ class Stack:
     admin: TestClient
     sim: Any
     data_dir: Path
+    owner_url: str = ""
 
     def tenant(self, prefix: str = "t", **quota: int) -> dict[str, Any]:
         """A new tenant with project ``shop`` (``quota`` limits it), a manager, a member and an outsider user."""
