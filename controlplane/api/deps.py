@@ -15,7 +15,7 @@ from controlplane.drivers.vault import VaultStore
 from controlplane.errors import PermissionDenied, Unauthenticated
 from controlplane.services import auth, sessions
 from controlplane.services.auth import AuthPolicy, Limiter, Mailer
-from controlplane.services.caller import READ, WRITE, Caller, client_address, system_caller
+from controlplane.services.caller import READ, WRITE, Caller, request_caller
 from controlplane.services.clusters import Prober
 from controlplane.services.dberrors import translated
 from controlplane.services.tokens import TokenIssuer
@@ -64,11 +64,7 @@ def request_meta(request: Request) -> Caller:
     """An unauthenticated caller carrying this request's client IP, user agent and request id."""
     peer = request.client.host if request.client else ""
     trusted = tuple(runtime(request).deps.settings.trusted_proxy_list)
-    return system_caller(
-        ip=client_address(peer, request.headers.get("x-forwarded-for", ""), trusted),
-        user_agent=request.headers.get("user-agent", "")[:512],
-        request_id=getattr(request.state, "request_id", ""),
-    )
+    return request_caller(peer, request.headers, getattr(request.state, "request_id", ""), trusted)
 
 
 def authenticate(request: Request) -> Caller:

@@ -15,7 +15,7 @@ from fastapi import Depends, Request, Response
 
 from controlplane.errors import PermissionDenied, Unauthenticated
 from controlplane.services import portal_sessions
-from controlplane.services.caller import Caller, client_address, system_caller
+from controlplane.services.caller import Caller, request_caller
 from controlplane.services.portal_sessions import SessionPolicy
 from controlplane.services.transactions import Db
 
@@ -46,9 +46,7 @@ def meta(request: Request) -> Caller:
     """An unauthenticated caller carrying this request's IP, user agent and request id."""
     peer = request.client.host if request.client else ""
     trusted = tuple(runtime(request).deps.settings.trusted_proxy_list)
-    return system_caller(ip=client_address(peer, request.headers.get("x-forwarded-for", ""), trusted),
-                         user_agent=request.headers.get("user-agent", "")[:512],
-                         request_id=getattr(request.state, "request_id", ""))
+    return request_caller(peer, request.headers, getattr(request.state, "request_id", ""), trusted)
 
 
 def mark_portal(request: Request) -> None:

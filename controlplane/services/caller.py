@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from uuid import UUID
@@ -89,6 +90,13 @@ def client_address(peer: str, forwarded_for: str, trusted: tuple[str, ...]) -> s
         if not _trusted(client, networks):
             break
     return client
+
+
+def request_caller(peer: str, headers: Mapping[str, str], request_id: str, trusted: tuple[str, ...]) -> Caller:
+    """An unauthenticated caller for one HTTP request: its client address (see :func:`client_address`), its
+    user agent (at most 512 characters) and its request id."""
+    return system_caller(ip=client_address(peer, headers.get("x-forwarded-for", ""), trusted),
+                         user_agent=headers.get("user-agent", "")[:512], request_id=request_id)
 
 
 def client_bucket(address: str) -> str:
