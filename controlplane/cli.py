@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -305,6 +307,14 @@ def inventory(
         raise typer.Exit(1) from exc
 
 
+def _stop_event() -> threading.Event:
+    """An event set by SIGINT or SIGTERM: long-running commands wait on it, then stop what they started."""
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    return stopping
+
+
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Runs at once.")] = 4,
@@ -314,17 +324,12 @@ def worker(
     data_dir: DataDirOption = None,
 ) -> None:
     """Run the reconciler: converge every managed guest, N runs at once, until SIGINT/SIGTERM."""
-    import signal
-    import threading
-
     from controlplane.api.metrics import serve_metrics_port
     from controlplane.reconciler.runtime import start_worker
     from controlplane.stack import Stack
 
     settings = _settings(data_dir=data_dir)
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
+    stopping = _stop_event()
     stack = Stack(settings, report=_say)
     try:
         stack.start()
@@ -353,16 +358,11 @@ def sync(
 
     Example: controlplane sync --interval 5
     """
-    import signal
-    import threading
-
     from controlplane.gitops.sync import Syncer
     from controlplane.stack import Stack
 
     settings = _settings(data_dir=data_dir)
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
+    stopping = _stop_event()
     stack = Stack(settings, report=_say)
     try:
         stack.start()
