@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -110,13 +111,20 @@ def create_app(deps: AppDeps) -> FastAPI:
     install_error_handlers(app)
 
     @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """One layer per request: its id (kept from the client when well-formed, echoed, on every log line),
+        then its metrics and access-log line."""
         given = request.headers.get("x-request-id", "")
         request.state.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-        logs.bind(request_id=request.state.request_id)
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
+        started, status = time.perf_counter(), 500
+        with logs.bound(request_id=request.state.request_id):
+            try:
+                response = await call_next(request)
+                status = response.status_code
+                response.headers["X-Request-ID"] = request.state.request_id
+                return response
+            finally:
+                metrics.observe(request, status, time.perf_counter() - started)
 
     app.include_router(health.router)
     metrics.install(app)

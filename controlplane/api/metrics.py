@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -110,27 +109,19 @@ def route_template(scope: dict[str, Any]) -> str:
     return prefix + template
 
 
+def observe(request: Request, status: int, seconds: float) -> None:
+    """Count one finished request by route template and status, and write its access-log line."""
+    template = route_template(request.scope)
+    HTTP_REQUESTS.labels(request.method, template, str(status)).inc()
+    HTTP_DURATION.labels(request.method, template).observe(seconds)
+    access_log.log(logging.INFO if logs.is_json() else logging.DEBUG,  # text: the console stays quiet
+                   "%s %s %d %.1fms", request.method, template, status, seconds * 1000)
+
+
 def install(app: FastAPI) -> None:
-    """Count every request by route template and status, and mount ``/metrics`` (see the module doc)."""
+    """Mount ``/metrics`` (see the module doc); the app's request layer calls :func:`observe`."""
     settings: Settings = app.state.deps.settings
     registry = scrape_registry(app.state.deps.app_engine)
-
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            template = route_template(request.scope)
-            seconds = time.perf_counter() - started
-            HTTP_REQUESTS.labels(request.method, template, str(status)).inc()
-            HTTP_DURATION.labels(request.method, template).observe(seconds)
-            with logs.bound(request_id=getattr(request.state, "request_id", None)):  # set by an inner layer
-                access_log.log(logging.INFO if logs.is_json() else logging.DEBUG,  # text: the console stays quiet
-                               "%s %s %d %.1fms", request.method, template, status, seconds * 1000)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
