@@ -30,7 +30,7 @@ def project_page(request: Request, page: PageDep, project_id: str) -> HTMLRespon
 
     def read(session):  # type: ignore[no-untyped-def]
         row = projects.get(session, page.caller, ident)
-        room = next(r for r in guest_forms.project_rooms(session, page.caller) if r.id == ident)
+        room = guest_forms.project_rooms(session, page.caller, only=ident)[0]
         manage = authz.can_manage_project(page.caller, row.tenant_id)
         people = guest_forms.assignable_users(session, page.caller, row.tenant_id) if manage else []
         return row, room, guest_forms.members_of(session, page.caller, ident), manage, people

@@ -38,21 +38,22 @@ class ProjectRoom:
         return out
 
 
-def project_rooms(session: Session, caller: Caller) -> list[ProjectRoom]:
-    """The projects the caller sees (for users: those they are members of), with quota and usage."""
+def project_rooms(session: Session, caller: Caller, *, only: UUID | None = None) -> list[ProjectRoom]:
+    """The projects the caller sees (for users: those they are members of), or just ``only`` among them,
+    with quota and usage."""
     stmt = projects.list_query(caller).join(t.tenants, t.tenants.c.id == t.projects.c.tenant_id) \
         .add_columns(t.tenants.c.name.label("tenant_name")).order_by(t.tenants.c.name, t.projects.c.name)
+    if only is not None:
+        stmt = stmt.where(t.projects.c.id == only)
     rows = session.execute(stmt).all()
+    used = quota.usage_by_project(session, [r.id for r in rows])
     return [ProjectRoom(id=r.id, name=r.name, tenant_id=r.tenant_id, tenant_name=r.tenant_name,
-                        quota=projects.quota_of(r),
-                        usage=quota.usage(session, r.id)) for r in rows]
+                        quota=projects.quota_of(r), usage=used[r.id]) for r in rows]
 
 
 def cluster_choices(session: Session) -> list[dict[str, Any]]:
     """Each cluster's name and its nodes' names."""
-    rows = session.execute(clusters.list_query().order_by(t.clusters.c.name)).all()
-    nodes = clusters.nodes_of(session, [r.id for r in rows])
-    return [{"name": r.name, "nodes": [n.name for n in nodes[r.id]]} for r in rows]
+    return [{"name": r.name, "nodes": [n.name for n in nodes]} for r, nodes in cluster_rows(session)]
 
 
 def name_taken(session: Session, caller: Caller, kind: Kind, project: str, name: str) -> bool:
