@@ -40,6 +40,7 @@ pytest_plugins = [
     "tests.fixtures.pvesim",
     "tests.fixtures.api",
     "tests.fixtures.sshd",
+    "tests.integration.reconciler.harness",
 ]
 
 

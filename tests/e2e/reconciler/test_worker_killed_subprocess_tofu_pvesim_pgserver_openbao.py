@@ -19,7 +19,6 @@ from tests.integration.reconciler.harness import (
     VM,
     create_guest,
     log_of,
-    make_world,
     runs_of,
     wait_ready,
 )
@@ -32,10 +31,10 @@ def _apply_started(world, guest_id) -> bool:
         for line in log_of(world, runs[0]["id"]))
 
 
-def test_killed_during_apply_is_finished_by_another_worker(database, vault_server, vault, toolchain,
+def test_killed_during_apply_is_finished_by_another_worker(make_rig, database, vault_server, toolchain,
                                                             pvesim_factory, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=4)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     env = {**os.environ, "CONTROLPLANE_DATABASE_URL": database.owner, "CONTROLPLANE_APP_DATABASE_URL": database.app,
            "CONTROLPLANE_VAULT_ADDR": vault_server.addr, "CONTROLPLANE_VAULT_TOKEN": vault_server.token,
            "CONTROLPLANE_TF_BINARY": str(toolchain.tofu), "CONTROLPLANE_DATA_DIR": str(tmp_path / "worker-a")}

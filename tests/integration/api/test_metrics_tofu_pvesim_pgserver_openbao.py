@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from controlplane.reconciler.store import system_tx
 from controlplane.util.net import free_port, wait_for
 from tests.fixtures.api import build_api, seed_user
-from tests.integration.reconciler.harness import VM, make_world, wait_ready
+from tests.integration.reconciler.harness import VM, wait_ready
 
 TOKEN = "scrape-token-for-tests-0123456789"
 
@@ -31,10 +31,10 @@ def value(scraped: dict, metric: str, **labels: str) -> float:
     return sum(v for (n, ls), v in scraped.items() if n == metric and wanted <= ls)
 
 
-def test_metrics_after_a_guest_is_created_and_reconciled(database, vault, toolchain, pvesim_factory,
+def test_metrics_after_a_guest_is_created_and_reconciled(make_rig, database, vault, pvesim_factory,
                                                          tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     api = build_api(database, vault, metrics_token=TOKEN)
     seed_user(api.engine, "admin@example.test", "admin")
     admin = api.login("admin@example.test")

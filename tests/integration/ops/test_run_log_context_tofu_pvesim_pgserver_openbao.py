@@ -9,13 +9,13 @@ import logging
 from pathlib import Path
 
 from controlplane.util.logs import JsonFormatter
-from tests.integration.reconciler.harness import VM, create_guest, make_world, runs_of, wait_ready
+from tests.integration.reconciler.harness import VM, create_guest, runs_of, wait_ready
 
 
-def test_run_lines_carry_object_and_run_and_do_not_leak(database, vault, toolchain, pvesim_factory,
+def test_run_lines_carry_object_and_run_and_do_not_leak(make_rig, pvesim_factory,
                                                         tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())

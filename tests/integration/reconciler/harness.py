@@ -1,32 +1,36 @@
-"""Shared pieces of the reconciler's tests: a registered cluster (row + token secret in Vault, exactly as
-registration stores them), a tenant and project, guests written as the API writes them, a worker started
-in-process, and readers of objects, runs and logs. Every statement goes through the Core tables of
-``controlplane.models.tables`` (the schema the migrations build), and every write bumps what the API's
-writes bump.
+"""Shared pieces of the reconciler's tests: the ``make_rig`` fixture (a cluster, tenant and project seeded
+through ``services`` as the API seeds them; its engine disposed at teardown), guests written as the API
+writes them, a worker started in-process, and readers of objects, runs and logs. Every other statement goes
+through the Core tables of ``controlplane.models.tables`` (the schema the migrations build), and every write
+bumps what the API's writes bump.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
-from controlplane.db.engine import create_app_engine
+from controlplane.db.engine import RequestContext, create_app_engine, session_scope
+from controlplane.drivers.proxmox_probe import probe
 from controlplane.models import tables as t
+from controlplane.models.tenancy import ProjectCreate, TenantCreate
 from controlplane.pvesim import Simulator
 from controlplane.reconciler.context import RunContext
 from controlplane.reconciler.kinds import KINDS
 from controlplane.reconciler.store import FINALIZER, system_tx
 from controlplane.reconciler.terraform_run import TerraformSetup
 from controlplane.reconciler.worker import Worker, WorkerConfig, make_holder
+from controlplane.services import bootstrap, projects, tenants
+from controlplane.services.caller import Caller
 from controlplane.util.net import wait_for
 from tests.fixtures.conditions import condition
 from tests.fixtures.pvesim import proxmox_client
@@ -38,8 +42,9 @@ proxmox = proxmox_client  # a proxmoxer client on the simulator, to look at what
 
 
 @dataclass
-class World:
-    """One test's control plane: engine, Vault, OpenTofu setup, a cluster and a project."""
+class Rig:
+    """One test's reconciler rig: engine, Vault, OpenTofu setup, a cluster and a project (the API tests'
+    two-tenant world is ``tests.fixtures.api.World``; this one drives the worker directly)."""
 
     engine: Engine
     vault: Any
@@ -65,26 +70,40 @@ class World:
             worker.stop()
 
 
+OPERATOR = Caller(user_id=None, tenant_id=None, role="admin", email="operator")
+
+
 def register_cluster(engine: Engine, vault: Any, sim: Simulator, name: str = "demo") -> UUID:
-    """Store the simulator as a cluster the way registration does: secret in Vault, path in the row."""
-    path = f"controlplane/clusters/{name}-{uuid.uuid4().hex[:6]}"
-    vault.write(path, {"token_id": sim.token_id, "token_secret": sim.token_secret})
-    with system_tx(engine) as conn:
-        return conn.execute(sa.insert(t.clusters).values(
-            name=name, endpoint=sim.url, token_id=sim.token_id, secret_path=path, verify_tls=True,
-            ca_cert=Path(sim.ca_file).read_text()).returning(t.clusters.c.id)).scalar_one()
+    """Register the simulator as a cluster through the registration use case (connection test, secret in
+    Vault, nodes recorded), as ``POST /api/v1/clusters`` and ``controlplane up`` do."""
+    return bootstrap.register_cluster(
+        engine, vault, name, sim.url, sim.token_id, sim.token_secret, ca_cert_pem=Path(sim.ca_file).read_text(),
+        verify_tls=True, prober=probe)["id"]
 
 
-def make_world(database: Any, vault: Any, toolchain: Any, sim: Simulator, tmp_path: Path) -> World:
-    """Engine, cluster, tenant and project for one test."""
-    engine = create_app_engine(database.app, database.owner, pool_size=10)
+def build_rig(engine: Engine, database: Any, vault: Any, toolchain: Any, sim: Simulator, tmp_path: Path) -> Rig:
+    """Cluster, tenant and project for one test, seeded through ``services`` as the API seeds them."""
     setup = terraform_setup(toolchain, database.owner, tmp_path / "runs")
     cluster_id = register_cluster(engine, vault, sim)
-    with system_tx(engine) as conn:
-        tenant = conn.execute(sa.insert(t.tenants).values(name="acme").returning(t.tenants.c.id)).scalar_one()
-        project = conn.execute(sa.insert(t.projects).values(tenant_id=tenant, name="shop")
-                               .returning(t.projects.c.id)).scalar_one()
-    return World(engine, vault, setup, tmp_path / "data", database.owner, cluster_id, tenant, project)
+    with session_scope(engine, RequestContext(role="admin")) as session:
+        tenant = tenants.create(session, OPERATOR, TenantCreate(name="acme"))
+        project = projects.create(session, OPERATOR, ProjectCreate(name="shop", tenant_id=tenant.id))
+    return Rig(engine, vault, setup, tmp_path / "data", database.owner, cluster_id, tenant.id, project.id)
+
+
+@pytest.fixture
+def make_rig(database: Any, vault: Any, toolchain: Any, tmp_path: Path) -> Iterator[Callable[[Simulator], Rig]]:
+    """Build the reconciler rig of this test over ``sim`` (its engine is disposed at teardown)."""
+    engines: list[Engine] = []
+
+    def build(sim: Simulator) -> Rig:
+        engine = create_app_engine(database.app, database.owner, pool_size=10)
+        engines.append(engine)
+        return build_rig(engine, database, vault, toolchain, sim, tmp_path)
+
+    yield build
+    for engine in engines:
+        engine.dispose()
 
 
 def _bumped(g: sa.Table, *, generation: bool = False) -> dict[str, Any]:
@@ -106,7 +125,7 @@ def spec_of(kind: str, **overrides: Any) -> dict[str, Any]:
     return spec
 
 
-def create_guest(world: World, kind: str, name: str, labels: dict[str, str] | None = None, **spec: Any) -> UUID:
+def create_guest(world: Rig, kind: str, name: str, labels: dict[str, str] | None = None, **spec: Any) -> UUID:
     """Insert a guest as the API's create does (spec, finalizer, generation 1)."""
     g = KINDS[kind].rows
     with system_tx(world.engine) as conn:
@@ -115,7 +134,7 @@ def create_guest(world: World, kind: str, name: str, labels: dict[str, str] | No
             labels=labels or {}, spec=spec_of(kind, **spec), finalizers=[FINALIZER]).returning(g.c.id)).scalar_one()
 
 
-def update_spec(world: World, kind: str, guest_id: UUID, **changes: Any) -> None:
+def update_spec(world: Rig, kind: str, guest_id: UUID, **changes: Any) -> None:
     """Merge ``changes`` into the spec and bump generation, as the API's patch does."""
     g = KINDS[kind].rows
     with system_tx(world.engine) as conn:
@@ -123,14 +142,14 @@ def update_spec(world: World, kind: str, guest_id: UUID, **changes: Any) -> None
             spec=g.c.spec.op("||")(sa.cast(changes, JSONB)), **_bumped(g, generation=True)))
 
 
-def request_delete(world: World, kind: str, guest_id: UUID) -> None:
+def request_delete(world: Rig, kind: str, guest_id: UUID) -> None:
     """Mark the guest deleted, as the API's delete does."""
     g = KINDS[kind].rows
     with system_tx(world.engine) as conn:
         conn.execute(sa.update(g).where(g.c.id == guest_id).values(deleted_at=sa.func.now(), **_bumped(g)))
 
 
-def guest(world: World, kind: str, guest_id: UUID) -> dict[str, Any] | None:
+def guest(world: Rig, kind: str, guest_id: UUID) -> dict[str, Any] | None:
     """The guest's row as a dict (None when removed)."""
     g = KINDS[kind].rows
     with system_tx(world.engine) as conn:
@@ -138,7 +157,7 @@ def guest(world: World, kind: str, guest_id: UUID) -> dict[str, Any] | None:
     return dict(found) if found else None
 
 
-def wait_ready(world: World, kind: str, guest_id: UUID, *, generation: int | None = None,
+def wait_ready(world: Rig, kind: str, guest_id: UUID, *, generation: int | None = None,
                timeout: float = 120.0) -> dict[str, Any]:
     """Wait until the guest is Ready at ``generation`` (default: its current one)."""
     def ready() -> dict[str, Any] | None:
@@ -156,7 +175,7 @@ def wait_ready(world: World, kind: str, guest_id: UUID, *, generation: int | Non
         raise AssertionError(f"{exc}\nconditions: {row.get('conditions')}\nruns: {runs[-5:]}") from exc
 
 
-def runs_of(world: World, guest_id: UUID | None = None) -> list[dict[str, Any]]:
+def runs_of(world: Rig, guest_id: UUID | None = None) -> list[dict[str, Any]]:
     """Run records (of one guest, or all), oldest first."""
     query = sa.select(t.runs).order_by(t.runs.c.started_at)
     if guest_id:
@@ -165,7 +184,7 @@ def runs_of(world: World, guest_id: UUID | None = None) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def log_of(world: World, run_id: UUID) -> list[dict[str, Any]]:
+def log_of(world: Rig, run_id: UUID) -> list[dict[str, Any]]:
     """A run's log lines in order."""
     log = t.run_log_entries
     with system_tx(world.engine) as conn:
@@ -173,7 +192,7 @@ def log_of(world: World, run_id: UUID) -> list[dict[str, Any]]:
         return [dict(r) for r in rows.mappings()]
 
 
-def act(world: World, kind: str, guest_id: UUID, action: str) -> None:
+def act(world: Rig, kind: str, guest_id: UUID, action: str) -> None:
     """A power action as the API records it: desired power in the spec (new generation) plus an action row."""
     power = {"start": "running", "stop": "stopped", "shutdown": "stopped"}.get(action)
     g = KINDS[kind].rows
@@ -185,7 +204,7 @@ def act(world: World, kind: str, guest_id: UUID, action: str) -> None:
             tenant_id=world.tenant_id, target_kind=kind, target_id=guest_id, action=action))
 
 
-def workspaces(world: World) -> set[str]:
+def workspaces(world: Rig) -> set[str]:
     """Workspaces with state in the pg backend."""
     import psycopg
 

@@ -15,7 +15,7 @@ from controlplane.reconciler.worker import Worker, WorkerConfig
 from controlplane.util.net import wait_for
 from tests.fixtures.reconciler import worker_pace
 from tests.fixtures.sshd import SshHost, SshKeyPair, _free_loopback_address
-from tests.integration.reconciler.harness import CT, VM, condition, create_guest, guest, log_of, make_world, runs_of
+from tests.integration.reconciler.harness import CT, VM, condition, create_guest, guest, log_of, runs_of
 
 PROBES = Path(__file__).resolve().parents[2] / "integration" / "ansible" / "playbooks"
 
@@ -27,10 +27,10 @@ def _configured_reason(world, guest_id, reason: str, kind: str = CT) -> dict:
 
 
 def test_unreachable_and_missing_key_are_retried_until_configured(
-    database, vault, toolchain, pvesim_factory, ssh_host: SshHost, ssh_keys: SshKeyPair, tmp_path: Path
+    make_rig, vault, pvesim_factory, ssh_host: SshHost, ssh_keys: SshKeyPair, tmp_path: Path
 ) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     conf = Configurator(playbook_dir=PROBES, work_dir=tmp_path / "ansible", connect_timeout=1)
     injected = "{{ lookup('pipe', 'id') }}"
     variables = {"marker": "ct-probe-1", "note": injected, "ansible_connection": "local"}
@@ -77,11 +77,11 @@ def test_unreachable_and_missing_key_are_retried_until_configured(
     assert f"note={injected}" in log and "uid=0" not in log, "extra vars were templated"
 
 
-def test_a_guest_that_reports_no_address_waits_for_one(database, vault, toolchain, pvesim_factory,
+def test_a_guest_that_reports_no_address_waits_for_one(make_rig, pvesim_factory,
                                                        tmp_path: Path) -> None:
     agent_down = "error,path=/nodes/*/qemu/*/agent/*,status=500,message=QEMU guest agent is not running"
     sim = pvesim_factory(nodes=1, task_seconds=0, faults=[agent_down])
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     conf = Configurator(playbook_dir=PROBES, work_dir=tmp_path / "ansible", connect_timeout=1)
     vm_id = create_guest(world, VM, "no-address", configure={"playbook": "probe.yml", "vars": {"marker": "vm-1"}})
     ctx = dataclasses.replace(world.context(), configure=conf, agent_timeout=1)

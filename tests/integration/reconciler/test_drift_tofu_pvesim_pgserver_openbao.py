@@ -15,16 +15,15 @@ from tests.integration.reconciler.harness import (
     condition,
     create_guest,
     guest,
-    make_world,
     proxmox,
     runs_of,
     wait_ready,
 )
 
 
-def test_deleted_out_of_band_is_recreated(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
+def test_deleted_out_of_band_is_recreated(make_rig, pvesim_factory, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     vm_id = create_guest(world, VM, "keep-1")
     with world.worker(concurrency=1) as worker:
         vmid = wait_ready(world, VM, vm_id)["status"]["vmid"]
@@ -49,10 +48,10 @@ def test_deleted_out_of_band_is_recreated(database, vault, toolchain, pvesim_fac
 
 @pytest.mark.parametrize(("labels", "spec"), [({"controlplane/drift": "report"}, {}), ({}, {"drift_policy": "report"})],
                          ids=["label", "spec"])
-def test_report_policy_only_reports(database, vault, toolchain, pvesim_factory, tmp_path: Path,
+def test_report_policy_only_reports(make_rig, pvesim_factory, tmp_path: Path,
                                     labels: dict, spec: dict) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     vm_id = create_guest(world, VM, "watch-1", labels=labels, **spec)
     with world.worker(concurrency=1) as worker:
         vmid = wait_ready(world, VM, vm_id)["status"]["vmid"]
@@ -74,9 +73,9 @@ def test_report_policy_only_reports(database, vault, toolchain, pvesim_factory, 
     assert len(runs_of(world, vm_id)) == 1, "report-only drift must not start a run"
 
 
-def test_resized_out_of_band_is_resized_back(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
+def test_resized_out_of_band_is_resized_back(make_rig, pvesim_factory, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     vm_id = create_guest(world, VM, "size-1", cores=1, memory_mb=512)
     with world.worker(concurrency=1):
         vmid = wait_ready(world, VM, vm_id)["status"]["vmid"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from controlplane.util.net import wait_for
+from tests.fixtures.pvesim import SimClient
 from tests.integration.reconciler.harness import (
     CT,
     VM,
@@ -16,16 +17,16 @@ from tests.integration.reconciler.harness import (
     create_guest,
     guest,
     log_of,
-    make_world,
     runs_of,
     update_spec,
     wait_ready,
 )
 
 
-def test_converges_through_30_percent_errors(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
-    sim = pvesim_factory(nodes=2, task_seconds=0, seed=3, faults=["error,path=/*,rate=0.3,status=503"])
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+def test_converges_through_30_percent_errors(make_rig, pvesim_factory, tmp_path: Path) -> None:
+    sim = pvesim_factory(nodes=2, task_seconds=0, seed=3)
+    world = make_rig(sim)  # registration tests the connection, so the faults start after it
+    SimClient(sim).data("POST", "/_sim/faults", json={"spec": "error,path=/*,rate=0.3,status=503"})
     ids = [(VM, create_guest(world, VM, "flaky-vm")), (CT, create_guest(world, CT, "flaky-ct"))]
     with world.worker(concurrency=2):
         for kind, guest_id in ids:
@@ -40,9 +41,9 @@ def test_converges_through_30_percent_errors(database, vault, toolchain, pvesim_
         assert guest(world, kind, guest_id)["status"].get("last_error") is None
 
 
-def test_permanent_error_stops_and_says_why(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
+def test_permanent_error_stops_and_says_why(make_rig, pvesim_factory, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     ct_id = create_guest(world, CT, "bad-image", image="no-such-image")
     with world.worker(concurrency=1) as worker:
         row = wait_for(lambda: (r := guest(world, CT, ct_id)) and condition(r, "Ready").get("reason") == "Failed"

@@ -16,7 +16,6 @@ from tests.integration.reconciler.harness import (
     act,
     create_guest,
     guest,
-    make_world,
     proxmox,
     request_delete,
     runs_of,
@@ -27,10 +26,10 @@ from tests.integration.reconciler.harness import (
 
 
 @pytest.mark.parametrize(("kind", "api"), [(VM, "qemu"), (CT, "lxc")])
-def test_create_resize_power_delete(database, vault, toolchain, pvesim_factory, tmp_path: Path,
+def test_create_resize_power_delete(make_rig, pvesim_factory, tmp_path: Path,
                                     kind: str, api: str) -> None:
     sim = pvesim_factory(nodes=2, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     px = proxmox(sim)
     guest_id = create_guest(world, kind, "app-1")
     with world.worker(concurrency=1):

@@ -18,12 +18,12 @@ from controlplane.reconciler.kinds import KINDS
 from controlplane.reconciler.observe import resync_cluster
 from controlplane.reconciler.store import FINALIZER, system_tx
 from tests.fixtures.conditions import condition
-from tests.integration.reconciler.harness import VM, World, guest, make_world, spec_of
+from tests.integration.reconciler.harness import VM, Rig, guest, spec_of
 
 GUESTS = 10
 
 
-def _seed(world: World, sim: Any) -> dict[int, UUID]:
+def _seed(world: Rig, sim: Any) -> dict[int, UUID]:
     """Every VM of the simulator as a converged managed object (spec as the cluster has it, Ready)."""
     resp = requests.get(sim.api_url + "/cluster/resources?type=vm", headers={"Authorization": sim.auth_header},
                         verify=sim.ca_file, timeout=30)
@@ -44,14 +44,14 @@ def _seed(world: World, sim: Any) -> dict[int, UUID]:
     return ids
 
 
-def _row_versions(world: World) -> dict[UUID, str]:
+def _row_versions(world: Rig) -> dict[UUID, str]:
     """Each VM row's ``xmin``: it moves exactly when the row is written."""
     with system_tx(world.engine) as conn:
         return dict(conn.execute(sa.text("SELECT id, xmin::text FROM virtual_machines WHERE cluster_id = :c"),
                                  {"c": world.cluster_id}).all())
 
 
-def _cluster_observation(world: World) -> tuple[str, str | None]:
+def _cluster_observation(world: Rig) -> tuple[str, str | None]:
     """The cluster row's ``xmin`` and its ``status.observed_at``."""
     with system_tx(world.engine) as conn:
         row = conn.execute(sa.select(sa.text("xmin::text"), t.clusters.c.status)
@@ -59,9 +59,9 @@ def _cluster_observation(world: World) -> tuple[str, str | None]:
     return row[0], row[1].get("observed_at")
 
 
-def test_unchanged_guests_are_not_written(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
+def test_unchanged_guests_are_not_written(make_rig, pvesim_factory, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, guests=GUESTS, task_seconds=0, seed=3)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     try:
         ids = _seed(world, sim)
         assert len(ids) >= 2, ids

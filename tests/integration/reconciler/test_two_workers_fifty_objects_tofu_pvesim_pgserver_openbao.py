@@ -9,12 +9,12 @@ import itertools
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from tests.integration.reconciler.harness import CT, VM, create_guest, guest, make_world, runs_of, wait_ready
+from tests.integration.reconciler.harness import CT, VM, create_guest, guest, runs_of, wait_ready
 
 
-def test_no_object_is_applied_twice_at_once(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
+def test_no_object_is_applied_twice_at_once(make_rig, pvesim_factory, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=3, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     ids = [(VM if i % 2 else CT, create_guest(world, VM if i % 2 else CT, f"g-{i:02d}", memory_mb=256))
            for i in range(50)]
     with world.worker(concurrency=2) as first, world.worker(concurrency=2) as second:

@@ -12,16 +12,15 @@ from tests.integration.reconciler.harness import (
     condition,
     create_guest,
     log_of,
-    make_world,
     proxmox,
     runs_of,
     wait_ready,
 )
 
 
-def test_vm_becomes_ready_with_vmid_node_and_ip(database, vault, toolchain, pvesim_factory, tmp_path: Path) -> None:
+def test_vm_becomes_ready_with_vmid_node_and_ip(make_rig, pvesim_factory, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=2, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     vm_id = create_guest(world, VM, "web-1", cores=1, memory_mb=512)
     with world.worker(concurrency=1):
         row = wait_ready(world, VM, vm_id)
@@ -49,14 +48,14 @@ def test_vm_becomes_ready_with_vmid_node_and_ip(database, vault, toolchain, pves
     assert not list((tmp_path / "runs").iterdir()), "run directories must be removed"
 
 
-def test_reconciler_actions_are_audited_in_the_hash_chain(database, vault, toolchain, pvesim_factory,
+def test_reconciler_actions_are_audited_in_the_hash_chain(make_rig, database, pvesim_factory,
                                                            tmp_path: Path) -> None:
     import psycopg
 
     from controlplane.services.audit import SUCCESS
 
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     vm_id = create_guest(world, VM, "audited", cores=1, memory_mb=512)
     with world.worker(concurrency=1):
         wait_ready(world, VM, vm_id)

@@ -10,16 +10,16 @@ from collections import Counter
 from pathlib import Path
 
 from controlplane.util.net import wait_for
-from tests.integration.reconciler.harness import CT, VM, create_guest, make_world, runs_of, update_spec, wait_ready
+from tests.integration.reconciler.harness import CT, VM, create_guest, runs_of, update_spec, wait_ready
 
 POLL = 60.0  # far longer than the test waits: whatever is picked up sooner was woken by NOTIFY
 WOKEN_WITHIN = 20.0
 
 
-def test_notify_wakes_a_worker_that_polls_every_minute(database, vault, toolchain, pvesim_factory,
+def test_notify_wakes_a_worker_that_polls_every_minute(make_rig, pvesim_factory,
                                                         tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     vm_id = create_guest(world, VM, "woken-1")
     with world.worker(concurrency=1, poll_interval=POLL, resync_interval=POLL) as worker:
         wait_ready(world, VM, vm_id)  # found by the worker's first look for work
@@ -32,10 +32,10 @@ def test_notify_wakes_a_worker_that_polls_every_minute(database, vault, toolchai
     assert sim.state.guests[wait_ready(world, VM, vm_id)["status"]["vmid"]].config["cores"] == 2
 
 
-def test_a_run_longer_than_the_lease_ttl_is_not_taken_over(database, vault, toolchain, pvesim_factory,
+def test_a_run_longer_than_the_lease_ttl_is_not_taken_over(make_rig, pvesim_factory,
                                                             tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=6)  # every Proxmox task of the run takes 6 s
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     with world.worker(concurrency=1, lease_ttl=2.0) as first, world.worker(concurrency=1, lease_ttl=2.0) as second:
         ct_id = create_guest(world, CT, "long-1")
         row = wait_ready(world, CT, ct_id, timeout=300)
@@ -47,10 +47,10 @@ def test_a_run_longer_than_the_lease_ttl_is_not_taken_over(database, vault, tool
     assert [g.vmid for g in list(sim.state.guests.values()) if g.name == "long-1"] == [row["status"]["vmid"]]
 
 
-def test_pack_and_anti_affinity_labels_decide_the_nodes(database, vault, toolchain, pvesim_factory,
+def test_pack_and_anti_affinity_labels_decide_the_nodes(make_rig, pvesim_factory,
                                                         tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=3, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     packed = [create_guest(world, CT, f"pack-{i}", labels={"controlplane/placement": "pack"}, memory_mb=256)
               for i in range(3)]
     apart = [create_guest(world, CT, f"db-{i}", memory_mb=256,

@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from controlplane.util.net import wait_for
-from tests.integration.reconciler.harness import CT, VM, condition, create_guest, guest, make_world, runs_of
+from tests.integration.reconciler.harness import CT, VM, condition, create_guest, guest, runs_of
 
 
-def test_invalid_specs_fail_permanently_with_the_reason(database, vault, toolchain, pvesim_factory,
+def test_invalid_specs_fail_permanently_with_the_reason(make_rig, pvesim_factory,
                                                         tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     cases = {
         "no-template": (CT, {"image": "local:vztmpl/no-such-template.tar.zst"}, "does not exist"),
         "no-storage": (VM, {"node": "pve1", "disks": [{"size_gb": 4, "storage": "no-such-storage"}]},

@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 from controlplane.reconciler.terraform_run import FINISHED, sweep_run_dirs
-from tests.integration.reconciler.harness import VM, create_guest, make_world, runs_of, wait_ready
+from tests.integration.reconciler.harness import VM, create_guest, runs_of, wait_ready
 
 
-def test_run_directories_are_removed_or_kept_for_the_retention(database, vault, toolchain, pvesim_factory,
+def test_run_directories_are_removed_or_kept_for_the_retention(make_rig, pvesim_factory,
                                                                tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     root = world.terraform.run_root
     first = create_guest(world, VM, "removed-1")
     with world.worker():
