@@ -172,15 +172,16 @@ def _write_secrets(store: VaultStore, export: VaultExport, *, force: bool, progr
 
 
 def _put_simulator(archive: Path, target: Path) -> None:
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True, mode=0o700)
     with tarfile.open(archive, "r:gz") as tar:
-        for member in tar.getmembers():  # regular files inside the target only: no links, devices, ../
-            parts = Path(member.name).parts
-            if not member.isfile() or Path(member.name).is_absolute() or ".." in parts:
+        members = tar.getmembers()
+        for member in members:  # regular files inside the target only: no links, devices, ../
+            if not member.isfile() or Path(member.name).is_absolute() or ".." in Path(member.name).parts:
                 raise InvalidInput(f"{archive.name}: unexpected entry {member.name!r}", field="DIR")
-            path = target.joinpath(*parts)
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True, mode=0o700)
+        for member in members:
+            path = target.joinpath(*Path(member.name).parts)
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             source = tar.extractfile(member)
             assert source is not None
