@@ -31,7 +31,11 @@ def _settings(data_dir: Path | None) -> Settings:
 
 
 def _progress() -> Progress:
-    return Progress(lambda message: console.print(f"[dim]•[/dim] {escape(message)}", highlight=False))
+    def say(message: str) -> None:  # a step gets a bullet; its items (indented) do not
+        bullet = "" if message.startswith(" ") else "[dim]•[/dim] "
+        console.print(bullet + escape(message), highlight=False)
+
+    return Progress(say)
 
 
 def _fail(exc: ControlPlaneError) -> typer.Exit:
