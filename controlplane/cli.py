@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from controlplane import __version__
+from controlplane.backup.cli import backup_command, restore_command
 from controlplane.config import Settings, get_settings
 from controlplane.errors import ControlPlaneError
 from controlplane.gitops.cli import register as register_gitops
@@ -28,6 +29,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("pvesim")(pvesim_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 register_gitops(app)
 
 log = logging.getLogger("controlplane")

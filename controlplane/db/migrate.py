@@ -115,6 +115,15 @@ def head_revision() -> str:
     return head
 
 
+def is_known(revision: str) -> bool:
+    """Whether ``revision`` is one of the revisions shipped with this version (the head or an older one)."""
+    try:
+        script = ScriptDirectory.from_config(_config()).get_revision(revision)
+    except Exception:  # alembic raises several kinds for an unknown or malformed id
+        return False
+    return script is not None and script.revision == revision  # not a prefix of one
+
+
 def _run(owner_url: str, action) -> None:  # type: ignore[no-untyped-def]
     engine = create_engine(owner_url, pool_size=1)
     try:

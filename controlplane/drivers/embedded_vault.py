@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import hvac
+import hvac.exceptions
 import requests
 
 from controlplane.errors import ComponentError
@@ -85,6 +87,25 @@ class EmbeddedOpenBao:
             self.stop()
             raise
         log.info("embedded OpenBao ready at %s", self.addr)
+
+    def attach(self) -> bool:
+        """Use the server a running ``controlplane up`` started on this data directory, when there is one
+        (its address from the configuration it was started with, its root token from the init file)."""
+        config = self.data_dir / "config.hcl"
+        if not (config.is_file() and self.init_file.is_file()):
+            return False
+        match = re.search(r'api_addr\s*=\s*"(http://127\.0\.0\.1:\d+)"', config.read_text())
+        if match is None:
+            return False
+        try:
+            token = json.loads(self.init_file.read_text())["root_token"]
+            client = hvac.Client(url=match.group(1), token=token, timeout=2)
+            if client.sys.is_sealed() or not client.is_authenticated():
+                return False
+        except (OSError, ValueError, KeyError, requests.RequestException, hvac.exceptions.VaultError):
+            return False
+        self.addr, self.token = match.group(1), token
+        return True
 
     def _answers(self) -> bool:
         if self._process is not None and self._process.poll() is not None:

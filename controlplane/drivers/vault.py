@@ -107,6 +107,22 @@ class VaultStore:
             )
         return dict(response["data"]["data"])
 
+    def list_keys(self, prefix: str) -> list[str]:
+        """The names directly under ``prefix`` (a folder's name ends with ``/``); empty when there are none."""
+        with _translated(prefix):
+            try:
+                response = self._client.secrets.kv.v2.list_secrets(path=prefix, mount_point=self.mount)
+            except hvac.exceptions.InvalidPath:
+                return []
+        return [str(key) for key in response["data"]["keys"]]
+
+    def walk(self, prefix: str) -> list[str]:
+        """Every secret's path under ``prefix`` (a folder, ending with ``/``), sorted."""
+        found: list[str] = []
+        for key in self.list_keys(prefix):
+            found.extend(self.walk(prefix + key) if key.endswith("/") else [prefix + key])
+        return sorted(found)
+
     def delete(self, path: str) -> None:
         """Remove the secret at ``path`` with all its versions; no error when it is absent."""
         with _translated(path):
