@@ -18,6 +18,11 @@ def _guest(ctx: Ctx, p: dict[str, Any], kind: str) -> Guest:
 
 def _config(guest: Guest) -> dict[str, Any]:
     out = dict(guest.config)
+    description = out.get("description")
+    if guest.kind == "lxc" and description and not str(description).endswith("\n"):
+        # PVE keeps a container's description as comment lines of its config and prints it back with each
+        # line's newline (a VM's is trimmed); the bpg provider expects exactly that.
+        out["description"] = f"{description}\n"
     out["digest"] = guest.digest
     if guest.lock:
         out["lock"] = guest.lock

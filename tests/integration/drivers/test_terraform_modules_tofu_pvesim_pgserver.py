@@ -62,8 +62,11 @@ def state_rows(database: DatabaseUrls) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("kind", "api", "variables"),
     [
-        ("VirtualMachine", "qemu", {"name": "web-1", "agent_enabled": True, "disks": [{"size_gb": 10}]}),
-        ("Container", "lxc", {"hostname": "db-1", "template_file_id": TEMPLATE, "os_type": "debian"}),
+        ("VirtualMachine", "qemu", {"name": "web-1", "agent_enabled": True, "disks": [{"size_gb": 10}],
+                                    "description": "managed by controlplane: VirtualMachine 1"}),
+        # PVE prints a container's description back with a trailing newline: the second plan must be clean.
+        ("Container", "lxc", {"hostname": "db-1", "template_file_id": TEMPLATE, "os_type": "debian",
+                              "description": "managed by controlplane: Container 1"}),
     ],
 )
 def test_guest_life_cycle_through_our_module(
