@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from controlplane.db.engine import RequestContext, session_scope
 from controlplane.errors import ControlPlaneError
 from controlplane.gitops import files, validate
-from controlplane.gitops.git import Credentials, Git
+from controlplane.gitops.git import Credentials, Git, SshCredentials
 from controlplane.models.gitops import ApplyRequest, DocumentIn
 from controlplane.services import gitops_apply, gitops_sources, transactions
 
@@ -70,10 +70,10 @@ class Syncer:
         return len(rows)
 
     def _git(self, row: Any) -> Git:
-        credentials = None
-        if row.credential_path:
-            secret = self.vault.read(row.credential_path)
-            credentials = Credentials(secret.get("username") or "git", secret["token"])
+        secret = self.vault.read(row.credential_path) if row.credential_path else {}
+        if gitops_sources.is_ssh(row.url):
+            return Git(row.url, SshCredentials(secret.get("ssh_private_key", ""), row.known_hosts or ""))
+        credentials = Credentials(secret.get("username") or "git", secret["token"]) if secret else None
         return Git(row.url, credentials)
 
     def sync(self, row: Any) -> None:
