@@ -140,9 +140,9 @@ def test_projects_in_files_and_apply_progress(database, vault, pvesim_factory, t
         assert (exported / "shop" / "Project" / "shop.yaml").exists()
         assert (exported / "team-a" / "VirtualMachine" / "web-a.yaml").exists()
         _run(as_admin("diff", "--source", "infra", str(exported)), 0)
-        only, _ = _run(as_admin("export", "--kind", "Project", "--project", "team-a", str(tmp_path / "only")))
+        _, err = _run(as_admin("export", "--kind", "Project", "--project", "team-a", str(tmp_path / "only")))
         assert sorted(p.relative_to(tmp_path / "only").as_posix() for p in (tmp_path / "only").rglob("*.yaml")) == [
-            "team-a/Project/team-a.yaml"]
+            "team-a/Project/team-a.yaml"], err
     finally:
         live.server.should_exit = True
         live.thread.join(timeout=10)
