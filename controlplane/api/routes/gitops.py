@@ -14,6 +14,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +32,7 @@ from controlplane.util.paths_text import without_paths
 router = APIRouter(prefix="/gitops", tags=["gitops"])
 log = logging.getLogger(__name__)
 NDJSON = "application/x-ndjson"
+FLUSH_S = 0.1
 
 
 def _apply(db: Db, body: ApplyRequest, on_change: gitops_apply.Progress = gitops_apply.no_progress) -> ApplyResult:
@@ -49,28 +51,51 @@ def _error(exc: ControlPlaneError) -> dict[str, Any]:
     return {"event": "error", "status": status, "detail": detail, "field": exc.field}
 
 
+class _Lines:
+    """NDJSON lines from the apply's thread to the response: gathered, and handed over at most every
+    ``FLUSH_S`` seconds (one hand-over per line would make the two threads trade the GIL per object)."""
+
+    def __init__(self) -> None:
+        self.chunks: queue.Queue[bytes | None] = queue.Queue()
+        self._pending: list[str] = []
+        self._last = time.monotonic()
+
+    def add(self, line: str) -> None:
+        """One JSON line (without its newline)."""
+        self._pending.append(line + "\n")
+        if time.monotonic() - self._last >= FLUSH_S:
+            self.chunks.put("".join(self._pending).encode())
+            self._pending, self._last = [], time.monotonic()
+
+    def close(self) -> None:
+        """Hand over what is left, then the end."""
+        if self._pending:
+            self.chunks.put("".join(self._pending).encode())
+        self.chunks.put(None)
+
+
 def _stream(db: Db, body: ApplyRequest) -> Iterator[bytes]:
-    events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    lines = _Lines()
 
     def progress(index: int, total: int, change: Change) -> None:
-        events.put({"event": "change", "index": index, "total": total, "change": change.model_dump(mode="json")})
+        lines.add(f'{{"event":"change","index":{index},"total":{total},"change":{change.model_dump_json()}}}')
 
     def work() -> None:
         try:
-            events.put({"event": "result", **_apply(db, body, progress).model_dump(mode="json")})
+            lines.add('{"event":"result",' + _apply(db, body, progress).model_dump_json()[1:])
         except ControlPlaneError as exc:
-            events.put(_error(exc))
+            lines.add(json.dumps(_error(exc)))
         except Exception:
             log.exception("a streamed gitops apply failed")
-            events.put({"event": "error", "status": 500, "detail": "internal error: nothing was applied",
-                        "field": None})
+            lines.add(json.dumps({"event": "error", "status": 500, "detail": "internal error: nothing was applied",
+                                  "field": None}))
         finally:
-            events.put(None)
+            lines.close()
 
     # the request's context (its id in log lines) goes with the work
     threading.Thread(target=contextvars.copy_context().run, args=(work,), name="gitops-apply", daemon=True).start()
-    while (event := events.get()) is not None:
-        yield (json.dumps(event) + "\n").encode()
+    while (chunk := lines.chunks.get()) is not None:
+        yield chunk
 
 
 @router.post("/apply", response_model=ApplyResult, operation_id="gitopsApply",
