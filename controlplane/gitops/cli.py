@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -62,9 +62,6 @@ def _load_or_exit(paths: list[Path], include: list[str] | None, exclude: list[st
     if result.problems:
         sys.stderr.write(f"{len(result.problems)} errors; nothing compared or applied\n")
         raise typer.Exit(1)
-    projects = sum(1 for d in result.documents if d.kind == "Project")
-    if projects:
-        sys.stderr.write(f"note: {projects} Project documents are validated, not applied\n")
     return result
 
 
@@ -119,39 +116,57 @@ def apply_command(paths: PathsArgument, url: UrlOption = None, source: SourceOpt
     repository, commit = gitinfo.describe(paths[0])
     root = gitinfo.checkout_root(paths[0])
     docs = [{"file": gitinfo.inside(root, d.location.file), "line": d.location.line, "document": d.source.data}
-            for d in result.documents if d.kind in KIND_PATHS]
+            for d in result.documents if d.kind in documents.KINDS]
     request = {"source": source, "repository": repository, "commit": commit, "documents": docs,
                "prune": prune, "dry_run": dry_run, "adopt": adopt}
-    sys.stderr.write(f"applying {len(docs)} documents as git:{source}{' (dry run)' if dry_run else ''}...\n")
+    sys.stderr.write(f"sending {len(docs)} documents as git:{source}{' (dry run)' if dry_run else ''}; "
+                     "the server checks the whole set, then carries it out in one transaction...\n")
+    done: list[int] = []
+
+    def shown(event: dict[str, Any]) -> None:
+        change = Change.model_validate(event["change"])
+        if change.action != "unchanged":
+            done.append(event["index"])
+            sys.stderr.write(render.progress(event["index"], event["total"], change) + "\n")
+            sys.stderr.flush()
+
     client = _client(url)
     try:
-        answer = client.apply(request)
+        answer = client.apply(request, on_change=shown)
     except ClientError as exc:
-        sys.stderr.write(f"error: {exc}\nnothing was applied\n")
+        undone = f" (the {len(done)} changes above were rolled back)" if done else ""
+        sys.stderr.write(f"error: {exc}\nnothing was applied{undone}\n")
         raise typer.Exit(1) from exc
     finally:
         client.close()
     changes = [Change.model_validate(c) for c in answer["changes"]]
     sys.stdout.write(render.text(changes))
-    sys.stderr.write("applied\n" if answer["applied"] else "dry run: nothing was changed\n")
+    sys.stderr.write(f"applied: {len(diff.pending(changes))} changes committed in one transaction\n"
+                     if answer["applied"] else "dry run: nothing was changed\n")
 
 
 def export_command(directory: Annotated[Path, typer.Argument(help="Where to write the files.", file_okay=False)],
                    url: UrlOption = None,
                    project: Annotated[str | None, typer.Option("--project", help="Only this project.")] = None,
-                   kind: Annotated[str | None, typer.Option("--kind", help="VirtualMachine or Container.")] = None
+                   kind: Annotated[str | None, typer.Option(
+                       "--kind", help="VirtualMachine, Container or Project.")] = None
                    ) -> None:
-    """Write the live guests as files, DIR/<project>/<kind>/<name>.yaml (no status, ids or bookkeeping).
+    """Write the live guests and projects as files, DIR/<project>/<kind>/<name>.yaml (no status, ids or
+    bookkeeping).
 
     Example: CONTROLPLANE_TOKEN=cp_... controlplane export --project shop ./infra
     """
-    kinds = [kind] if kind else list(KIND_PATHS)
-    if any(k not in KIND_PATHS for k in kinds):
-        sys.stderr.write("error: --kind must be VirtualMachine or Container\n")
+    kinds = [kind] if kind else list(documents.KINDS)
+    if any(k not in documents.KINDS for k in kinds):
+        sys.stderr.write("error: --kind must be VirtualMachine, Container or Project\n")
         raise typer.Exit(1)
     client = _client(url)
     try:
-        written = export.write((item for k in kinds for item in client.guests(k, project)), directory)
+        written = export.write((item for k in kinds if k in KIND_PATHS for item in client.guests(k, project)),
+                               directory)
+        if "Project" in kinds:
+            written += export.write_projects((p for p in client.projects()
+                                              if project is None or p["metadata"]["name"] == project), directory)
     except ClientError as exc:
         sys.stderr.write(f"error: {exc}\n")
         raise typer.Exit(1) from exc

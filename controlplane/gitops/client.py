@@ -3,8 +3,9 @@ from ``CONTROLPLANE_TOKEN`` (never a command-line argument, which ``ps`` would s
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -35,12 +36,16 @@ class Client:
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach {self.http.base_url}: {exc}") from exc
         if resp.status_code >= 400:
-            try:
-                detail = resp.json().get("detail", resp.text)
-            except ValueError:
-                detail = resp.text
-            raise ClientError(f"{method} {path}: {resp.status_code}: {detail}")
+            self._raise(resp, method, path)
         return resp.json()
+
+    @staticmethod
+    def _raise(resp: httpx.Response, method: str, path: str) -> None:
+        try:
+            detail = resp.json().get("detail", resp.text)
+        except ValueError:
+            detail = resp.text
+        raise ClientError(f"{method} {path}: {resp.status_code}: {detail}")
 
     def guests(self, kind: str, project: str | None = None) -> Iterator[dict[str, Any]]:
         """Every live guest of ``kind`` the key may see (all pages)."""
@@ -54,9 +59,33 @@ class Client:
                 return
             params["cursor"] = page["next_cursor"]
 
-    def apply(self, request: dict[str, Any]) -> dict[str, Any]:
-        """``POST /api/v1/gitops/apply``: the result, or the server's error (nothing applied)."""
-        return self._call("POST", "/api/v1/gitops/apply", json=request)  # type: ignore[no-any-return]
+    def projects(self) -> list[dict[str, Any]]:
+        """``GET /api/v1/gitops/projects``: the projects the key sees, as ``kind: Project`` documents."""
+        return self._call("GET", "/api/v1/gitops/projects")  # type: ignore[no-any-return]
+
+    def apply(self, request: dict[str, Any], on_change: Callable[[dict[str, Any]], None] | None = None
+              ) -> dict[str, Any]:
+        """``POST /api/v1/gitops/apply``, streamed: ``on_change`` hears of each object as the server carries it
+        out; the result once committed, or the server's error (nothing applied)."""
+        path = "/api/v1/gitops/apply"
+        try:
+            with self.http.stream("POST", path, json=request, headers={"Accept": "application/x-ndjson"}) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    self._raise(resp, "POST", path)
+                for line in resp.iter_lines():
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("event") == "change" and on_change is not None:
+                        on_change(event)
+                    elif event.get("event") == "error":
+                        raise ClientError(f"POST {path}: {event.get('status')}: {event.get('detail')}")
+                    elif event.get("event") == "result":
+                        return event  # type: ignore[no-any-return]
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach {self.http.base_url}: {exc}") from exc
+        raise ClientError(f"POST {path}: the answer ended before the result (the outcome is unknown)")
 
     def close(self) -> None:
         """Close the connection pool."""

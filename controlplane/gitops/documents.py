@@ -6,13 +6,12 @@ tenant, quota and members (by email). ``json_schema()`` is what editors use to c
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from controlplane.models.common import DnsLabel, LongText, ShortText, Strict
-from controlplane.models.guest import API_VERSION, GuestDocument, Kind
-from controlplane.models.tenancy import Quota
+from controlplane.models.gitops import ProjectFile
+from controlplane.models.guest import GuestDocument, Kind
 
 GUEST_KINDS: tuple[str, ...] = ("VirtualMachine", "Container")
 KINDS: tuple[str, ...] = (*GUEST_KINDS, "Project")
@@ -22,30 +21,6 @@ class GuestFile(GuestDocument):
     """A VirtualMachine or Container as a file holds it (``kind`` is required)."""
 
     kind: Kind  # type: ignore[assignment]
-
-
-class ProjectMetadata(Strict):
-    """The name of a project and the tenant it belongs to."""
-
-    name: DnsLabel
-    tenant: DnsLabel
-
-
-class ProjectSpec(Strict):
-    """What a project holds: a description, its quota and its members."""
-
-    description: LongText = ""
-    quota: Quota = Field(default_factory=Quota)
-    members: list[ShortText] = Field(default_factory=list, max_length=1000, description="Members by email.")
-
-
-class ProjectFile(Strict):
-    """A project as a file holds it."""
-
-    apiVersion: Literal["controlplane/v1"] = API_VERSION
-    kind: Literal["Project"]
-    metadata: ProjectMetadata
-    spec: ProjectSpec = Field(default_factory=ProjectSpec)
 
 
 MODELS: dict[str, type[BaseModel]] = {"VirtualMachine": GuestFile, "Container": GuestFile, "Project": ProjectFile}

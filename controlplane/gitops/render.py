@@ -69,6 +69,12 @@ def markdown(changes: list[Change], limit: int = MARKDOWN_LIMIT) -> list[str]:
     return parts
 
 
+def progress(index: int, total: int, change: Change) -> str:
+    """One line of an apply's progress: ``[ 3/12] + create VirtualMachine shop/web-1  (file:line)``."""
+    width = len(str(total))
+    return f"[{index:>{width}}/{total}] {_title(change)}"
+
+
 def as_json(changes: list[Change]) -> str:
     """The plan as a JSON document: ``{"changes": [...]}``."""
     return json.dumps({"changes": [c.model_dump(mode="json") for c in changes]}, indent=2) + "\n"

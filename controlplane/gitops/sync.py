@@ -19,12 +19,12 @@ from sqlalchemy.engine import Engine
 from controlplane.db.engine import RequestContext, session_scope
 from controlplane.errors import ControlPlaneError
 from controlplane.gitops import files, validate
-from controlplane.gitops.git import Credentials, Git
+from controlplane.gitops.documents import KINDS
+from controlplane.gitops.git import Credentials, Git, SshCredentials
 from controlplane.models.gitops import ApplyRequest, DocumentIn
 from controlplane.services import gitops_apply, gitops_sources, transactions
 
 log = logging.getLogger(__name__)
-GUEST_KINDS = ("VirtualMachine", "Container")
 
 
 class SecretReader(Protocol):
@@ -40,7 +40,7 @@ def _documents(root: Path, row: Any) -> tuple[list[DocumentIn], list[str]]:
     prefix = f"{root}/"
     problems = [str(p).removeprefix(prefix) for p in result.problems]
     docs = [DocumentIn(file=d.location.file.removeprefix(prefix), line=d.location.line, document=d.source.data)
-            for d in result.documents if d.kind in GUEST_KINDS]
+            for d in result.documents if d.kind in KINDS]
     return docs, problems
 
 
@@ -70,10 +70,10 @@ class Syncer:
         return len(rows)
 
     def _git(self, row: Any) -> Git:
-        credentials = None
-        if row.credential_path:
-            secret = self.vault.read(row.credential_path)
-            credentials = Credentials(secret.get("username") or "git", secret["token"])
+        secret = self.vault.read(row.credential_path) if row.credential_path else {}
+        if gitops_sources.is_ssh(row.url):
+            return Git(row.url, SshCredentials(secret.get("ssh_private_key", ""), row.known_hosts or ""))
+        credentials = Credentials(secret.get("username") or "git", secret["token"]) if secret else None
         return Git(row.url, credentials)
 
     def sync(self, row: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from datetime import datetime
@@ -9,6 +11,8 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from controlplane.models.common import DnsLabel, ResourceVersion, Strict
@@ -18,8 +22,13 @@ Branch = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]
 RepoPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]{0,255}$")]
 Glob = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.*?/\[\]!-]{1,255}$")]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=8192)]
+KnownHosts = Annotated[str, StringConstraints(min_length=1, max_length=65536)]
 URL_CHARS = re.compile(r"^[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]{1,2048}$")
 LOOPBACK_NAMES = {"localhost"}
+HOST_KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa",
+                  "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com")
+KNOWN_HOST_LINE = re.compile(r"^(?P<hosts>[A-Za-z0-9.:\[\]*?,|/+=_-]{1,1024}) (?P<type>[a-z0-9@.-]{1,64}) "
+                             r"(?P<key>[A-Za-z0-9+/]{16,16384}={0,2})(?: [A-Za-z0-9 @._+-]{0,255})?$")
 
 
 def check_url(value: str) -> str:
@@ -41,7 +50,46 @@ def check_url(value: str) -> str:
         raise ValueError("needs a host")
     if parts.password:
         raise ValueError("give credentials in 'token', never in the URL")
+    if (parts.hostname or "").startswith("-") or (parts.username or "").startswith("-"):
+        raise ValueError("a host or user name must not start with '-'")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ValueError("the port must be a number") from exc
     return value
+
+
+def check_known_hosts(value: str) -> str:
+    """``known_hosts`` lines (``host keytype base64-key [comment]``, as ``ssh-keyscan`` prints them): the
+    host keys an ssh server must present. Markers (``@cert-authority``, ``@revoked``) and options are refused."""
+    lines = [line.strip() for line in value.replace("\r\n", "\n").split("\n")]
+    keys = [line for line in lines if line and not line.startswith("#")]
+    if not keys:
+        raise ValueError("give at least one host key line (host keytype key), as ssh-keyscan prints it")
+    for number, line in enumerate(keys, 1):
+        match = KNOWN_HOST_LINE.match(line)
+        if match is None or match["type"] not in HOST_KEY_TYPES:
+            raise ValueError(f"line {number} is not 'host keytype key' with a key type of {', '.join(HOST_KEY_TYPES)}")
+        try:
+            base64.b64decode(match["key"], validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"line {number}: the key is not base64") from exc
+    return "\n".join(keys) + "\n"
+
+
+def check_private_key(value: str) -> str:
+    """An SSH private key without a passphrase (OpenSSH or PEM format); returned with a final newline."""
+    data = value.strip().encode() + b"\n"
+    try:
+        if data.startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
+            serialization.load_ssh_private_key(data, password=None)
+        else:
+            serialization.load_pem_private_key(data, password=None)
+    except TypeError as exc:
+        raise ValueError("the key must not be protected by a passphrase (the sync cannot type one)") from exc
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ValueError("not an SSH private key in OpenSSH or PEM format") from exc
+    return data.decode()
 
 
 def _relative(value: str) -> str:
@@ -66,10 +114,16 @@ class GitSourceCreate(Strict):
     suspended: bool = False
     username: Annotated[str, StringConstraints(max_length=255)] = Field("git", description="HTTPS user name.")
     token: Secret | None = Field(None, description="HTTPS token (stored in Vault, never returned).")
+    ssh_private_key: Secret | None = Field(None, description="SSH deploy key of an ssh:// source, without a "
+                                           "passphrase (stored in Vault, never returned).")
+    known_hosts: KnownHosts | None = Field(None, description="Host keys of an ssh:// source's server, as "
+                                           "ssh-keyscan prints them; required for ssh://.")
     webhook_secret: Secret | None = Field(None, description="HMAC secret of the push webhook (stored in Vault).")
 
     _url = field_validator("url")(classmethod(lambda cls, v: check_url(v)))
     _path = field_validator("path")(classmethod(lambda cls, v: _relative(v)))
+    _known_hosts = field_validator("known_hosts")(classmethod(lambda cls, v: v if v is None else check_known_hosts(v)))
+    _key = field_validator("ssh_private_key")(classmethod(lambda cls, v: v if v is None else check_private_key(v)))
 
 
 class GitSourceUpdate(Strict):
@@ -82,8 +136,10 @@ class GitSourceUpdate(Strict):
     poll_interval_s: int | None = Field(None, ge=10, le=86400)
     prune: bool | None = None
     suspended: bool | None = None
+    known_hosts: KnownHosts | None = Field(None, description="New host keys of an ssh:// source's server.")
 
     _path = field_validator("path")(classmethod(lambda cls, v: v if v is None else _relative(v)))
+    _known_hosts = field_validator("known_hosts")(classmethod(lambda cls, v: v if v is None else check_known_hosts(v)))
 
 
 class GitSourcePublic(BaseModel):
@@ -105,7 +161,9 @@ class GitSourcePublic(BaseModel):
     last_applied_commit: str | None = None
     last_error: str | None = None
     last_polled_at: datetime | None = None
-    has_token: bool
+    has_token: bool = Field(description="An HTTPS token is stored (https:// sources).")
+    has_ssh_key: bool = Field(False, description="An SSH deploy key is stored (ssh:// sources).")
+    known_hosts: str | None = Field(None, description="The host keys an ssh:// source's server must present.")
     has_webhook_secret: bool
     webhook_path: str = Field(description="POST push events here (X-Hub-Signature-256 or X-Gitlab-Token).")
     created_at: datetime

@@ -1,4 +1,5 @@
-"""What ``POST /api/v1/gitops/apply`` takes and returns: a set of documents from files, and the plan."""
+"""What ``POST /api/v1/gitops/apply`` takes and returns: a set of documents from files, and the plan; the
+``Project`` document of desired-state files."""
 
 from __future__ import annotations
 
@@ -6,10 +7,38 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from controlplane.models.common import DnsLabel, Strict
+from controlplane.models.common import DnsLabel, LongText, ShortText, Strict
+from controlplane.models.guest import API_VERSION
+from controlplane.models.tenancy import Quota
 
 Action = Literal["create", "update", "adopt", "delete", "unchanged", "conflict"]
 MAX_DOCUMENTS = 10_000
+
+
+class ProjectMetadata(Strict):
+    """The name of a project and the tenant it belongs to."""
+
+    name: DnsLabel
+    tenant: DnsLabel
+
+
+class ProjectSpec(Strict):
+    """What a project holds: a description, its quota and its members. A field left out is left as it is
+    (a new project: no description, no quota, no members)."""
+
+    description: LongText | None = None
+    quota: Quota | None = Field(None, description="Limits (admins only); null limits are unlimited.")
+    members: list[ShortText] | None = Field(None, max_length=1000,
+                                            description="Members by email: exactly these users are members.")
+
+
+class ProjectFile(Strict):
+    """A project as a file holds it."""
+
+    apiVersion: Literal["controlplane/v1"] = API_VERSION
+    kind: Literal["Project"]
+    metadata: ProjectMetadata
+    spec: ProjectSpec = Field(default_factory=ProjectSpec)
 
 
 class DocumentIn(Strict):
@@ -45,7 +74,7 @@ class Change(BaseModel):
 
     action: Action
     kind: str
-    project: str
+    project: str = Field(description="The guest's project (for a Project: its tenant).")
     name: str
     file: str | None = None
     line: int | None = None

@@ -153,7 +153,7 @@ git_sources = sa.Table(
     _text("name"), _text("url"), _text("branch", "main"), _text("path", ""),
     _json("include", "[]"), _json("exclude", "[]"), _int("poll_interval_s", sa.Integer, 180),
     _flag("prune"), _flag("suspended"), _text("credential_path", nullable=True),
-    _text("webhook_secret_path", nullable=True), _text("state", "OutOfSync"),
+    _text("webhook_secret_path", nullable=True), _text("known_hosts", nullable=True), _text("state", "OutOfSync"),
     _text("last_seen_commit", nullable=True), _text("last_applied_commit", nullable=True),
     _text("last_error", nullable=True), sa.Column("last_polled_at", _ts), sa.Column("refresh_requested_at", _ts),
     sa.Column("created_by", _uuid), _created(), _created("updated_at"), _version(),

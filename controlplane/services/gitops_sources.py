@@ -1,8 +1,9 @@
 """Git sources (pull-based GitOps): register, list, change, remove; what is due for a poll; the sync's
 bookkeeping (state, commits, error) and its runs.
 
-Admins manage every tenant's sources, managers their own tenant's (RLS underneath). The HTTPS token and
-the webhook secret go to Vault; the row keeps only their paths.
+Admins manage every tenant's sources, managers their own tenant's (RLS underneath). The HTTPS token or SSH
+deploy key and the webhook secret go to Vault; the row keeps only their paths (and an ssh source's public
+host keys). A change to a source asks for a poll at once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from controlplane.errors import NotFound, PreconditionFailed
+from controlplane.errors import InvalidInput, NotFound, PreconditionFailed
 from controlplane.models import tables as t
 from controlplane.models.git_source import GitSourceCreate, GitSourceUpdate
 from controlplane.services import audit, authz, dberrors, tenants
@@ -75,20 +76,46 @@ def get(session: Session, caller: Caller, source_id: UUID, *, lock: bool = False
     return row
 
 
+def is_ssh(url: str) -> bool:
+    """Whether the source is reached over ssh (its credential is a deploy key, not a token)."""
+    return url.startswith("ssh://")
+
+
+def _check_credentials(body: GitSourceCreate) -> None:
+    if is_ssh(body.url):
+        if body.known_hosts is None:
+            raise InvalidInput("an ssh:// source needs the server's host keys (the output of ssh-keyscan -p PORT "
+                               "HOST, checked against what the server presents); no host key is ever accepted "
+                               "blindly", field="known_hosts")
+        if body.token is not None:
+            raise InvalidInput("an ssh:// source authenticates with ssh_private_key, not a token", field="token")
+        return
+    if body.ssh_private_key is not None:
+        raise InvalidInput("a deploy key needs an ssh:// URL", field="ssh_private_key")
+    if body.known_hosts is not None:
+        raise InvalidInput("host keys apply to ssh:// URLs only", field="known_hosts")
+
+
 def create(session: Session, caller: Caller, body: GitSourceCreate, vault: SecretStore) -> sa.Row:
-    """Register a source; its secrets are written to Vault, their paths to the row."""
+    """Register a source; its secrets are written to Vault, their paths to the row (an ssh:// source's host
+    keys, which are public, to the row itself)."""
     tenant_id = tenants.resolve(session, body.tenant, body.tenant_id, default=caller.tenant_id)
     authz.require_manager(caller, "manage git sources", tenant_id)
+    _check_credentials(body)
     with dberrors.taken("name", body.name, "among git sources"):
         row = session.execute(sa.insert(S).values(
             tenant_id=tenant_id, name=body.name, url=body.url, branch=body.branch, path=body.path,
             include=body.include, exclude=body.exclude, poll_interval_s=body.poll_interval_s, prune=body.prune,
             suspended=body.suspended, state="Suspended" if body.suspended else "OutOfSync", created_by=caller.user_id,
+            known_hosts=body.known_hosts,
         ).returning(S)).one()
     paths: dict[str, str] = {}
     if body.token is not None:
         paths["credential_path"] = f"{SECRET_PREFIX}{row.id}/credentials"
         vault.write(paths["credential_path"], {"username": body.username, "token": body.token})
+    if body.ssh_private_key is not None:
+        paths["credential_path"] = f"{SECRET_PREFIX}{row.id}/credentials"
+        vault.write(paths["credential_path"], {"ssh_private_key": body.ssh_private_key})
     if body.webhook_secret is not None:
         paths["webhook_secret_path"] = f"{SECRET_PREFIX}{row.id}/webhook"
         vault.write(paths["webhook_secret_path"], {"secret": body.webhook_secret})
@@ -105,10 +132,13 @@ def update(session: Session, caller: Caller, source_id: UUID, body: GitSourceUpd
     authz.require_manager(caller, "manage git sources", row.tenant_id)
     _check(row, expected)
     values = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "known_hosts" in values and not is_ssh(row.url):
+        raise InvalidInput("host keys apply to ssh:// URLs only", field="known_hosts")
     if "suspended" in values:
         values["state"] = "Suspended" if values["suspended"] else "OutOfSync"
     row = session.execute(sa.update(S).where(S.c.id == row.id).values(
-        **values, updated_at=sa.func.now(), resource_version=S.c.resource_version + 1).returning(S)).one()
+        **values, updated_at=sa.func.now(), resource_version=S.c.resource_version + 1,
+        refresh_requested_at=sa.func.now()).returning(S)).one()
     audit.record(session, caller, "git_source.update", target_kind="GitSource", target_id=row.id,
                  target_name=row.name, tenant_id=row.tenant_id, details={k: str(v) for k, v in values.items()})
     return row

@@ -36,7 +36,9 @@ def public(row: Any) -> GitSourcePublic:
         include=row.include or [], exclude=row.exclude or [], poll_interval_s=row.poll_interval_s, prune=row.prune,
         suspended=row.suspended, state=row.state, last_seen_commit=row.last_seen_commit,
         last_applied_commit=row.last_applied_commit, last_error=row.last_error, last_polled_at=row.last_polled_at,
-        has_token=bool(row.credential_path), has_webhook_secret=bool(row.webhook_secret_path),
+        has_token=bool(row.credential_path) and not gitops_sources.is_ssh(row.url),
+        has_ssh_key=bool(row.credential_path) and gitops_sources.is_ssh(row.url), known_hosts=row.known_hosts,
+        has_webhook_secret=bool(row.webhook_secret_path),
         webhook_path=f"/api/v1/git-sources/{row.id}/webhook", created_at=row.created_at, updated_at=row.updated_at,
         resource_version=row.resource_version,
     )
@@ -53,7 +55,7 @@ def list_sources(db: DbDep, params: Annotated[ListParams, Depends(list_params)])
 
 @router.post("", response_model=GitSourcePublic, status_code=status.HTTP_201_CREATED, operation_id="createGitSource")
 def create_source(body: GitSourceCreate, db: DbDep, rt: RuntimeDep, response: Response) -> GitSourcePublic:
-    """Register a source; the token and webhook secret go to Vault."""
+    """Register a source; the token or deploy key and the webhook secret go to Vault."""
     row = db.write("git_source.create", lambda s: gitops_sources.create(s, db.caller, body, rt.deps.vault),
                    target_kind="GitSource")
     return public(tagged(response, row))
@@ -68,7 +70,7 @@ def get_source(source_id: UUID, db: DbDep, response: Response) -> GitSourcePubli
 @router.patch("/{source_id}", response_model=GitSourcePublic, operation_id="updateGitSource", responses=PRECONDITION)
 def update_source(source_id: UUID, body: GitSourceUpdate, db: DbDep, response: Response,
                   expected: ExpectedVersion) -> GitSourcePublic:
-    """Suspend or resume, switch prune, change interval, branch, path or globs."""
+    """Suspend or resume, switch prune, change interval, branch, path, globs or host keys (polled at once)."""
     row = db.write("git_source.update", lambda s: gitops_sources.update(s, db.caller, source_id, body, expected),
                    target_kind="GitSource", target=source_id)
     return public(tagged(response, row))

@@ -250,6 +250,7 @@ ENDPOINTS: list[Endpoint] = [
     # documents name their project; "shop" exists in both tenants, so an admin's apply is ambiguous (422) and a
     # member's lands in the member's own tenant whichever side the guest is named after
     Endpoint("POST", "/api/v1/gitops/apply", _apply, scoped(422, (200, 200), (200, 200))),
+    Endpoint("GET", "/api/v1/gitops/projects", none, same(200)),
 ]
 
 
