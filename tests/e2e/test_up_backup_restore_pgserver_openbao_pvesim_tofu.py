@@ -115,23 +115,24 @@ def test_a_restored_install_brings_every_guest_back_ready_without_touching_proxm
         for collection in ids:
             assert after[collection]["status"]["vmid"] == before[collection]["status"]["vmid"]
             assert after[collection]["metadata"]["generation"] == before[collection]["metadata"]["generation"]
-        # Make the VM due: a full reconcile (OpenTofu refresh and plan against the restored state). A forced
-        # reconcile of a simulated container plans an in-place update with or without a restore, so the
-        # container is only observed (resyncs) here, like every guest that has nothing due.
+        # Make both guests due: a full reconcile (OpenTofu refresh and plan against the restored state).
         with owner(new) as conn:
             restored_at = conn.execute("SELECT now()").fetchone()[0]
             conn.execute("INSERT INTO work_leases (object_kind, object_id, tenant_id) "
-                         "SELECT 'VirtualMachine', id, tenant_id FROM virtual_machines")
+                         "SELECT 'VirtualMachine', id, tenant_id FROM virtual_machines "
+                         "UNION ALL SELECT 'Container', id, tenant_id FROM containers")
 
         def reconciled() -> list[tuple] | None:
             with owner(new) as conn:
                 runs = conn.execute("SELECT target_name, action, state, summary FROM runs WHERE created_at > %s "
                                     "AND state IN ('succeeded', 'failed')", (restored_at,)).fetchall()
-            return runs or None
+            return sorted(runs) if len(runs) >= 2 else None
 
-        runs = wait_for(reconciled, timeout=300, interval=1, what="a reconcile of the restored VM")
-        assert [(name, action, state) for name, action, state, _ in runs] == [("web-1", "reconcile", "succeeded")], runs
-        assert not any(runs[0][3]["plan"]["counts"].get(key) for key in ("create", "update", "replace", "delete"))
+        runs = wait_for(reconciled, timeout=300, interval=1, what="a reconcile of the restored guests")
+        assert [(name, action, state) for name, action, state, _ in runs] == [
+            ("db-1", "reconcile", "succeeded"), ("web-1", "reconcile", "succeeded")], runs
+        for run in runs:
+            assert not any(run[3]["plan"]["counts"].get(key) for key in ("create", "update", "replace", "delete")), run
 
         def observed_since_restore() -> bool:  # a resync saw the cluster (and both guests) after the restore
             (listed,) = client.get("/api/v1/clusters").json()["items"]
