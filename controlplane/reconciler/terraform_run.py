@@ -43,6 +43,12 @@ class TerraformSetup:
     timeout: float = 1800.0
     retention: float = 0.0
     """Seconds a finished run's directory is kept (0: removed at once)."""
+    init_root: Path | None = None
+    """Where the shared ``init`` data directories go (no values, no secrets): ``<run root>-init`` unless set."""
+
+    def __post_init__(self) -> None:
+        if self.init_root is None:
+            self.init_root = self.run_root.with_name(self.run_root.name + "-init")
 
 
 @dataclass
@@ -71,7 +77,7 @@ def _driver(setup: TerraformSetup, run: RunRecorder) -> Iterator[TerraformDriver
     run_root = setup.run_root / str(run.id)
     keep = setup.retention > 0
     try:
-        yield TerraformDriver(runner=setup.runner, run_root=run_root, keep_run_dirs=keep)
+        yield TerraformDriver(runner=setup.runner, run_root=run_root, keep_run_dirs=keep, init_root=setup.init_root)
     finally:
         if not keep:
             shutil.rmtree(run_root, ignore_errors=True)
