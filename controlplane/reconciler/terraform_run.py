@@ -11,6 +11,8 @@ a later run (so are the directories a killed worker left, once older than a run'
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import shutil
 import threading
 import time
@@ -29,6 +31,7 @@ from controlplane.drivers.terraform import (
     TerraformDriver,
     TerraformRunner,
 )
+from controlplane.drivers.terraform_render import root_module, variables_file
 from controlplane.errors import TemporaryError
 
 from .runlog import RunRecorder
@@ -99,6 +102,15 @@ def sweep_run_dirs(run_root: Path, retention: float, *, abandoned_after: float) 
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
     return removed
+
+
+def applied_digest(setup: TerraformSetup, guest: GuestModule) -> str:
+    """What an apply of ``guest`` depends on, digested: its root module and values, and everything
+    ``init`` depends on (binary, provider, backend, the module's content). A run whose digest equals the
+    one its last successful apply recorded, on a guest observed as it was left, needs no OpenTofu."""
+    document = root_module(guest)
+    parts = [document, variables_file(guest), setup.runner.init_key(document)]
+    return "sha256:" + hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def converge(setup: TerraformSetup, guest: GuestModule, workspace: str, creds: ProxmoxCredentials,
