@@ -55,6 +55,7 @@ class Stack:
     pg: EmbeddedPostgres
     vault: VaultStore
     toolchain: Toolchain
+    vault_token: str = ""
 
     def database(self) -> DatabaseUrls:
         """A fresh database at the newest schema (a copy of the migrated template)."""
@@ -102,7 +103,7 @@ def stack(name: str, *, with_vault: bool = True) -> Iterator[Stack]:
         vault = VaultStore(vault_url, token)
         if with_vault:
             wait_for(lambda: vault.health().ready, timeout=30, what="OpenBao")
-        yield Stack(tmp=tmp, pg=pg, vault=vault, toolchain=toolchain_in(tmp))
+        yield Stack(tmp=tmp, pg=pg, vault=vault, toolchain=toolchain_in(tmp), vault_token=token)
     finally:
         if bao is not None:
             bao.terminate()

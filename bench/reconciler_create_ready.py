@@ -4,8 +4,10 @@ one OpenTofu apply of all N in a single workspace (the baseline), measured in th
 For each concurrency level: a fresh database (cloned from a migrated template) and a fresh simulator; the
 simulator registered as cluster ``demo`` (token secret in OpenBao), N VMs written as the API writes them
 (spec, finalizer, generation 1), then one in-process worker is started and the clock runs until every VM is
-Ready at its generation (bounded by ``--timeout``). Reported: wall time, VMs per minute, the sum and median
-of the init/plan/apply/output phases from the run summaries, and the Proxmox requests the simulator served.
+Ready at its generation (bounded by ``--timeout``); then every VM is made due again and timed until all
+leases are gone (nothing changed: our own work only, and the OpenTofu processes it starts are counted).
+Reported: wall time, VMs per minute, the sum and median of the init/plan/apply/output phases from the run
+summaries, the Proxmox requests the simulator served, and the re-run's seconds per VM.
 
 Baseline: one root module calling our ``proxmox-vm`` module N times with exactly the variables the
 reconciler renders (``translate.module_variables``), state in the same PostgreSQL through the pg backend,
@@ -28,6 +30,7 @@ import requests
 import sqlalchemy as sa
 from _support import Stack, breakdown, int_list, median, provider_env, stack, tofu, write_root
 
+from controlplane.drivers.terraform import started_processes
 from controlplane.drivers.terraform_render import MODULES_DIR, PROVIDER_VERSION
 from controlplane.pvesim import SimConfig, Simulator
 from controlplane.reconciler.kinds import VM as VM_KIND
@@ -61,6 +64,8 @@ class Level:
     run_sum: float = 0.0
     run_median: float = 0.0
     errors: list[str] = field(default_factory=list)
+    rerun_wall: float = 0.0
+    rerun_tofu: dict[str, int] = field(default_factory=dict)
 
 
 def _simulator(stack_: Stack, nodes: int, task_seconds: float) -> Simulator:
@@ -88,6 +93,7 @@ def run_level(stack_: Stack, count: int, concurrency: int, nodes: int, task_seco
                     break
                 time.sleep(0.25)
             wall = time.perf_counter() - started
+            rerun_wall, rerun_tofu = _rerun_converged(world, count, deadline)
         counts = sim.stats.snapshot()
         with system_tx(world.engine) as conn:
             runs = conn.execute(sa.text(
@@ -108,10 +114,31 @@ def run_level(stack_: Stack, count: int, concurrency: int, nodes: int, task_seco
             run_sum=sum(float(r.seconds or 0) for r in runs),
             run_median=median([float(r.seconds or 0) for r in runs]),
             errors=[f"{r.state}: {(r.error or '')[:600]}" for r in runs if r.state != "succeeded"],
+            rerun_wall=rerun_wall, rerun_tofu=rerun_tofu,
         )
     finally:
         world.engine.dispose()
         sim.stop()
+
+
+def _rerun_converged(world: Any, count: int, deadline: float) -> tuple[float, dict[str, int]]:
+    """Make every (converged) VM due again and time until no lease is left: each run does all of our own
+    work (lease, run record and log, credentials, one status read, the status write) and, as nothing
+    changed, no OpenTofu; returns the wall time and the OpenTofu processes started meanwhile."""
+    before = started_processes()
+    started = time.perf_counter()
+    with system_tx(world.engine) as conn:
+        conn.execute(sa.text("INSERT INTO work_leases (object_kind, object_id, tenant_id) "
+                             "SELECT 'VirtualMachine', id, tenant_id FROM virtual_machines ON CONFLICT DO NOTHING"))
+    while time.monotonic() < deadline:
+        with system_tx(world.engine) as conn:
+            left = conn.execute(sa.text("SELECT count(*) FROM work_leases WHERE object_kind = 'VirtualMachine'"
+                                        )).scalar_one()
+        if not left:
+            break
+        time.sleep(0.1)
+    after = started_processes()
+    return time.perf_counter() - started, {k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)}
 
 
 def baseline_document(count: int, nodes: int) -> dict[str, Any]:
@@ -197,6 +224,9 @@ def main() -> None:
                   f"(intent, placement, power, status writes): {outside:.1f} s summed; wall not covered by runs "
                   f"(scheduling, polling): {max(0.0, level.wall - level.run_sum / concurrency):.1f} s")
             print(f"   busiest routes: {level.routes}")
+            print(f"   all {args.count} converged VMs made due again: {level.rerun_wall:.1f} s wall, "
+                  f"{level.rerun_wall * level.concurrency / args.count:.3f} s of run per VM (our own work only), "
+                  f"OpenTofu processes started: {sum(level.rerun_tofu.values())} {level.rerun_tofu or ''}")
             for error in level.errors[:3]:
                 print(f"   run not succeeded (retried): {error}")
         phases, calls, routes = run_baseline(stack_, args.count, args.nodes, args.task_seconds, args.timeout)

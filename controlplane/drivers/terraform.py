@@ -2,9 +2,12 @@
 bpg/proxmox provider, state in PostgreSQL, the Proxmox endpoint and token as environment variables only.
 
 One run = a fresh private directory with ``main.tf.json`` and the guest's values in a variables file (see
-:mod:`.terraform_render`), ``init`` into the object's workspace, ``plan`` to a file, the plan read as JSON,
-``apply`` of exactly that plan, outputs; the directory is deleted afterwards (``keep_run_dirs`` keeps it,
-for debugging). A destroy plans from the workspace's state alone. OpenTofu's JSON output is streamed,
+:mod:`.terraform_render`), ``plan`` to a file in the object's workspace (its changes read from the same
+process's JSON stream), ``apply`` of exactly that plan when it changes anything (its outputs read from the
+stream too); the directory is deleted afterwards (``keep_run_dirs`` keeps it, for debugging). What
+``init`` makes is shared between runs (see :meth:`TerraformRunner.shared_init`): it lives under
+``init_root`` and holds no values and no secrets. Without an ``init_root`` each run inits its own
+directory. A destroy plans from the workspace's state alone. OpenTofu's JSON output is streamed,
 redacted, to ``on_event``.
 """
 
@@ -14,7 +17,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from typing import Any
 from controlplane.errors import ConfigError, InvalidInput
 from controlplane.util.binaries import TOOLS_DIR
 
-from .terraform_process import EventHandler, ProcessControl, TerraformCancelled, TerraformTimeout
+from .terraform_process import EventHandler, ProcessControl, TerraformCancelled, TerraformTimeout, started_processes
 from .terraform_render import (
     MODULES_DIR,
     PROVIDER_VERSION,
@@ -36,7 +39,8 @@ from .terraform_runner import PlanSummary, TerraformRunner
 
 __all__ = [
     "GuestModule", "PlanSummary", "ProcessControl", "ProxmoxCredentials", "RunResult", "TerraformCancelled",
-    "TerraformDriver", "TerraformRunner", "TerraformTimeout", "find_terraform_binary", "toolchain_cli_config",
+    "TerraformDriver", "TerraformRunner", "TerraformTimeout", "find_terraform_binary", "started_processes",
+    "toolchain_cli_config",
 ]
 
 BINARY_ENV = "CONTROLPLANE_TF_BINARY"
@@ -115,20 +119,23 @@ class RunResult:
 
 @dataclass
 class TerraformDriver:
-    """Converges managed guests: one workspace per object, one fresh run directory per run."""
+    """Converges managed guests: one workspace per object, one fresh run directory per run, and (with an
+    ``init_root``) one shared ``init`` per module set instead of one per run."""
 
     runner: TerraformRunner
     modules_dir: Path = MODULES_DIR
     provider_version: str = PROVIDER_VERSION
     run_root: Path | None = None
     keep_run_dirs: bool = False
+    init_root: Path | None = None
 
     def plan(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *,
              on_event: EventHandler | None = None, control: ProcessControl | None = None) -> PlanSummary:
         """What converging ``guest`` would change now (drift detection); changes nothing."""
-        with self._run_dir(guest, adopt=False) as workdir:
-            self.runner.init(workdir, workspace, on_event=on_event, control=control)
-            return self.runner.plan(workdir, credentials.env(), on_event=on_event, control=control)
+        document = self._document(guest, adopt=False)
+        with run_directory(document, variables_file(guest), parent=self.run_root, keep=self.keep_run_dirs) as workdir:
+            env = self._prepare(document, workdir, workspace, credentials, on_event, control)
+            return self.runner.plan(workdir, env, on_event=on_event, control=control)
 
     def converge(self, guest: GuestModule, workspace: str, credentials: ProxmoxCredentials, *,
                  adopt: bool = False, on_event: EventHandler | None = None, control: ProcessControl | None = None,
@@ -136,12 +143,13 @@ class TerraformDriver:
                  timings: dict[str, float] | None = None) -> RunResult:
         """Make the guest match its variables. ``adopt`` first imports a guest that exists in Proxmox but
         not in the workspace's state (e.g. one created before the control plane managed it). ``on_plan``
-        sees the plan before it is applied; ``timings`` collects each phase's seconds."""
-        env = credentials.env()
+        sees the plan before it is applied; ``timings`` collects each phase's seconds. The outputs are
+        those of the apply, or the stored state's when nothing was applied."""
         timings = {} if timings is None else timings
-        with self._run_dir(guest, adopt=adopt) as workdir:
+        document = self._document(guest, adopt=adopt)
+        with run_directory(document, variables_file(guest), parent=self.run_root, keep=self.keep_run_dirs) as workdir:
             with timed(timings, "init"):
-                self.runner.init(workdir, workspace, on_event=on_event, control=control)
+                env = self._prepare(document, workdir, workspace, credentials, on_event, control)
             with timed(timings, "plan"):
                 summary = self.runner.plan(workdir, env, on_event=on_event, control=control)
             if on_plan is not None:
@@ -149,9 +157,10 @@ class TerraformDriver:
             applied = summary.changed or adopt
             if applied:
                 with timed(timings, "apply"):
-                    self.runner.apply(workdir, env, on_event=on_event, control=control)
-            with timed(timings, "output"):
-                outputs = self.runner.output(workdir, env, control=control)
+                    outputs = self.runner.apply(workdir, env, on_event=on_event, control=control)
+            else:
+                with timed(timings, "output"):
+                    outputs = self.runner.stored_outputs(workspace)
         return RunResult(plan=summary, outputs=outputs, applied=applied)
 
     def destroy(self, workspace: str, credentials: ProxmoxCredentials, *,
@@ -161,12 +170,11 @@ class TerraformDriver:
         """Destroy the guest recorded in ``workspace`` from its state alone (no spec is needed, so a spec
         that cannot plan does not block it); a workspace with nothing in it is a no-op.
         ``on_plan`` and ``timings`` as for :meth:`converge`."""
-        env = credentials.env()
         timings = {} if timings is None else timings
         document = state_only_module(provider_version=self.provider_version)
         with run_directory(document, parent=self.run_root, keep=self.keep_run_dirs) as workdir:
             with timed(timings, "init"):
-                self.runner.init(workdir, workspace, on_event=on_event, control=control)
+                env = self._prepare(document, workdir, workspace, credentials, on_event, control)
             with timed(timings, "plan"):
                 summary = self.runner.plan(workdir, env, destroy=True, on_event=on_event, control=control)
             if on_plan is not None:
@@ -176,7 +184,17 @@ class TerraformDriver:
                     self.runner.apply(workdir, env, on_event=on_event, control=control)
         return RunResult(plan=summary, outputs={}, applied=summary.changed)
 
-    def _run_dir(self, guest: GuestModule, *, adopt: bool) -> AbstractContextManager[Path]:
-        document = root_module(guest, modules_dir=self.modules_dir, provider_version=self.provider_version,
-                               adopt=adopt)
-        return run_directory(document, variables_file(guest), parent=self.run_root, keep=self.keep_run_dirs)
+    def _document(self, guest: GuestModule, *, adopt: bool) -> dict[str, Any]:
+        return root_module(guest, modules_dir=self.modules_dir, provider_version=self.provider_version, adopt=adopt)
+
+    def _prepare(self, document: dict[str, Any], workdir: Path, workspace: str, credentials: ProxmoxCredentials,
+                 on_event: EventHandler | None, control: ProcessControl | None) -> dict[str, str]:
+        """Make ``workdir`` ready to plan in ``workspace``; returns the commands' environment."""
+        env = credentials.env()
+        if self.init_root is None:
+            self.runner.init(workdir, workspace, on_event=on_event, control=control)
+            return env
+        data_dir = self.runner.shared_init(document, self.init_root, on_event=on_event, control=control)
+        self.runner.copy_lock_file(data_dir, workdir)
+        self.runner.ensure_workspace(workspace)
+        return {**env, **self.runner.workspace_env(workspace, data_dir)}

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,16 @@ from controlplane.errors import TemporaryError
 from .terraform_events import COMPONENT, Redactor, decode_line, diagnostic_text
 
 EventHandler = Callable[[dict[str, Any]], None]
+
+_started: Counter[str] = Counter()
+_started_lock = threading.Lock()
+
+
+def started_processes() -> dict[str, int]:
+    """How many OpenTofu/Terraform processes this Python process has started, by command (``plan``,
+    ``apply``, ...), since it began: what tests and benchmarks count to prove a path starts none."""
+    with _started_lock:
+        return dict(_started)
 
 
 class TerraformCancelled(TemporaryError):
@@ -60,6 +71,8 @@ def run_command(
     """Run ``argv`` in ``workdir``; each stdout line is redacted, decoded and handed to ``on_event`` as it
     arrives. Raises TerraformCancelled / TerraformTimeout when stopped; otherwise returns the result."""
     control = control or ProcessControl()
+    with _started_lock:
+        _started[argv[1] if len(argv) > 1 else argv[0]] += 1
     proc = subprocess.Popen(
         argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, bufsize=1, start_new_session=True,

@@ -9,22 +9,36 @@ HOME, locale, proxies), the automation settings and the run's provider endpoint 
 takes a session-level advisory lock per workspace, so a process that dies mid-apply leaves no lock behind (the
 session ends with it) and the next run proceeds. ``init`` runs under a file lock on the shared provider
 plugin cache, which makes the cache safe for parallel runs.
+
+Runs of one worker share what ``init`` makes (:meth:`TerraformRunner.shared_init`): one initialised data
+directory (``TF_DATA_DIR``: the backend's settings, the module copies, the provider links and the
+dependency lock file) per distinct provider requirement, backend, module set and module content, made
+once and then only read. A run then starts ``plan`` and, when the plan changes anything, ``apply`` in
+its own fresh directory with ``TF_WORKSPACE`` naming its object's workspace: the plan's changes are read
+from the stream of the ``plan`` process and the outputs from that of ``apply`` (or, when nothing was
+applied, from the state the backend stores), so no ``init``, ``workspace``, ``show`` or ``output``
+process is started per object.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
+import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from controlplane.db.roles import STATE_SCHEMA
-from controlplane.errors import InvalidInput
+from controlplane.errors import InvalidInput, TemporaryError
 from controlplane.util.metrics import timed_tool
 
 from .terraform_events import Redactor, classify
@@ -37,6 +51,25 @@ PLAN_FILE = "plan.tfplan"
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "HTTP_PROXY", "HTTPS_PROXY",
                  "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 SKIP_CREATION = ("skip_schema_creation", "skip_table_creation", "skip_index_creation")
+LOCK_FILE = ".terraform.lock.hcl"
+INIT_DONE = "controlplane-init.json"
+PLAN_BUCKETS = {"create": "create", "update": "update", "replace": "replace", "delete": "delete"}
+
+
+def check_workspace(workspace: str) -> str:
+    """``workspace`` when it is a valid workspace name; InvalidInput otherwise."""
+    if not WORKSPACE_RX.fullmatch(workspace):
+        raise InvalidInput(f"workspace name {workspace!r} must match {WORKSPACE_RX.pattern}", field="workspace")
+    return workspace
+
+
+def tree_digest(path: Path) -> str:
+    """SHA-256 over the relative names and contents of the files under ``path`` (a module's directory)."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -72,6 +105,21 @@ class PlanSummary:
                 bucket = "no_op"  # no-op, read, forget
             buckets[bucket].append(change["address"])
         return cls(**{k: tuple(v) for k, v in buckets.items()})
+
+    @classmethod
+    def from_events(cls, events: list[dict[str, Any]]) -> PlanSummary:
+        """Summarise the ``planned_change`` events of ``tofu plan -json`` (the same process's stream)."""
+        buckets: dict[str, list[str]] = {"create": [], "update": [], "replace": [], "delete": [], "no_op": []}
+        for event in events:
+            change = event.get("change") or {}
+            address = (change.get("resource") or {}).get("addr")
+            if event.get("type") == "planned_change" and address:
+                buckets[PLAN_BUCKETS.get(str(change.get("action")), "no_op")].append(str(address))
+        return cls(**{k: tuple(v) for k, v in buckets.items()})
+
+
+def _outputs(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: item.get("value") for name, item in values.items() if isinstance(item, dict)}
 
 
 @dataclass
@@ -122,29 +170,121 @@ class TerraformRunner:
     def init(self, workdir: Path, workspace: str, *, on_event: EventHandler | None = None,
              control: ProcessControl | None = None) -> None:
         """``init`` (backend, modules, providers from the shared cache) and select or create ``workspace``."""
-        if not WORKSPACE_RX.fullmatch(workspace):
-            raise InvalidInput(f"workspace name {workspace!r} must match {WORKSPACE_RX.pattern}", field="workspace")
-        backend = [f"-backend-config=schema_name={self.schema_name}"]
-        if not self.create_schema:
-            backend += [f"-backend-config={option}=true" for option in SKIP_CREATION]
+        check_workspace(workspace)
         with self._cache_lock():
-            self._check("init", workdir, None, on_event, control, "-json", "-input=false", "-no-color", *backend)
+            self._check("init", workdir, None, on_event, control, *self._init_args())
         self._check("workspace", workdir, None, on_event, control, "select", "-or-create=true", workspace,
                     json_lines=False)
 
+    def init_key(self, document: dict[str, Any]) -> str:
+        """What ``init`` of ``document`` depends on, digested: the binary, the CLI configuration, the backend
+        options, the provider requirements, the backend block, and each module call's source and content."""
+        terraform = document.get("terraform") or {}
+        binary = Path(self.binary)
+        cli = self.cli_config.read_bytes().hex() if self.cli_config is not None and self.cli_config.is_file() else ""
+        parts = {
+            "binary": [str(binary), *((binary.stat().st_size, binary.stat().st_mtime_ns) if binary.exists() else ())],
+            "cli_config": hashlib.sha256(cli.encode()).hexdigest(), "init_args": self._init_args(),
+            "providers": terraform.get("required_providers"), "backend": terraform.get("backend"),
+            "modules": {name: [call.get("source"), tree_digest(Path(str(call.get("source"))))]
+                        for name, call in sorted((document.get("module") or {}).items())},
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+    def shared_init(self, document: dict[str, Any], root: Path, *, on_event: EventHandler | None = None,
+                    control: ProcessControl | None = None) -> Path:
+        """The initialised data directory for ``document``: ``<root>/<init key>/.terraform``, made by one
+        ``init`` the first time this key is seen and only read afterwards (pass it as ``TF_DATA_DIR``, with
+        :meth:`copy_lock_file` into the run's directory). A directory whose init did not finish is redone."""
+        home = root / self.init_key(document)
+        if (home / INIT_DONE).is_file():
+            return home / ".terraform"
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(root, 0o700)
+        with _file_lock(root / ".init.lock"), self._cache_lock():
+            if not (home / INIT_DONE).is_file():
+                shutil.rmtree(home, ignore_errors=True)
+                home.mkdir(mode=0o700)
+                (home / "main.tf.json").write_text(json.dumps(document, indent=2, sort_keys=True))
+                self._check("init", home, {"TF_DATA_DIR": str(home / ".terraform")}, on_event, control,
+                            *self._init_args())
+                (home / INIT_DONE).write_text(json.dumps({"document": "main.tf.json"}))
+        return home / ".terraform"
+
+    @staticmethod
+    def copy_lock_file(data_dir: Path, workdir: Path) -> None:
+        """Put the dependency lock file of the shared init next to a run's ``main.tf.json``."""
+        source = data_dir.parent / LOCK_FILE
+        if source.is_file():
+            shutil.copyfile(source, workdir / LOCK_FILE)
+
+    @staticmethod
+    def workspace_env(workspace: str, data_dir: Path) -> dict[str, str]:
+        """The variables that point one command at ``workspace`` and the shared init's ``data_dir``."""
+        return {"TF_WORKSPACE": check_workspace(workspace), "TF_DATA_DIR": str(data_dir)}
+
     def plan(self, workdir: Path, env: dict[str, str], *, destroy: bool = False,
              on_event: EventHandler | None = None, control: ProcessControl | None = None) -> PlanSummary:
-        """``plan -out`` to ``plan.tfplan``, then read it with ``show -json``."""
+        """``plan -out`` to ``plan.tfplan``; what it will change is read from the same process's JSON stream."""
+        events: list[dict[str, Any]] = []
+
+        def collect(event: dict[str, Any]) -> None:
+            if event.get("type") == "planned_change":
+                events.append(event)
+            if on_event is not None:
+                on_event(event)
+
         args = ["-json", "-input=false", "-no-color", f"-lock-timeout={self.lock_timeout:.0f}s", f"-out={PLAN_FILE}"]
-        self._check("plan", workdir, env, on_event, control, *args, *(["-destroy"] if destroy else []))
-        shown = self._check("show", workdir, env, None, control, "-json", "-no-color", PLAN_FILE, json_lines=False)
-        return PlanSummary.from_plan_json(json.loads(shown.stdout))
+        self._check("plan", workdir, env, collect, control, *args, *(["-destroy"] if destroy else []))
+        return PlanSummary.from_events(events)
 
     def apply(self, workdir: Path, env: dict[str, str], *, plan_file: str = PLAN_FILE,
-              on_event: EventHandler | None = None, control: ProcessControl | None = None) -> None:
-        """Apply the saved plan exactly as planned."""
-        self._check("apply", workdir, env, on_event, control, "-json", "-input=false", "-no-color",
+              on_event: EventHandler | None = None, control: ProcessControl | None = None) -> dict[str, Any]:
+        """Apply the saved plan exactly as planned; returns the root module's outputs as ``{name: value}``
+        (from the stream's ``outputs`` event)."""
+        outputs: dict[str, Any] = {}
+
+        def collect(event: dict[str, Any]) -> None:
+            if event.get("type") == "outputs" and isinstance(event.get("outputs"), dict):
+                outputs.update(_outputs(event["outputs"]))
+            if on_event is not None:
+                on_event(event)
+
+        self._check("apply", workdir, env, collect, control, "-json", "-input=false", "-no-color",
                     f"-lock-timeout={self.lock_timeout:.0f}s", plan_file)
+        return outputs
+
+    def ensure_workspace(self, workspace: str) -> None:
+        """Create ``workspace`` in the backend unless it exists, as the backend itself does (a row holding
+        an empty state). The backend creates a workspace under one cluster-wide try-lock that fails, rather
+        than waits, when two runs create theirs at once; an ``INSERT ... ON CONFLICT DO NOTHING`` cannot."""
+        empty = json.dumps({"version": 4, "terraform_version": "1.0.0", "serial": 0, "lineage": str(uuid.uuid4()),
+                            "outputs": {}, "resources": []})
+        statement = (f'INSERT INTO "{self.schema_name}".states (name, data) VALUES (%s, %s) '
+                     "ON CONFLICT (name) DO NOTHING")
+        try:
+            with psycopg.connect(self.pg_conn_str, connect_timeout=10) as conn:
+                conn.execute(statement, (check_workspace(workspace), empty))
+        except psycopg.errors.UndefinedTable:
+            return  # a backend that creates its own table (create_schema) makes the workspace itself
+        except psycopg.Error as exc:
+            raise TemporaryError(f"could not create the workspace {workspace}: {type(exc).__name__}",
+                                 component="postgresql") from exc
+
+    def stored_outputs(self, workspace: str) -> dict[str, Any]:
+        """The outputs the backend's state of ``workspace`` holds (what ``tofu output`` prints), read from
+        PostgreSQL without starting a process; empty when the workspace has no state."""
+        query = f'SELECT data FROM "{self.schema_name}".states WHERE name = %s'
+        try:
+            with psycopg.connect(self.pg_conn_str, connect_timeout=10) as conn:
+                row = conn.execute(query, (check_workspace(workspace),)).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return {}
+        except psycopg.Error as exc:
+            raise TemporaryError(f"could not read the state of {workspace}: {type(exc).__name__}",
+                                 component="postgresql") from exc
+        state = json.loads(row[0]) if row and row[0] else {}
+        return _outputs(state.get("outputs") or {})
 
     def destroy(self, workdir: Path, env: dict[str, str], *, on_event: EventHandler | None = None,
                 control: ProcessControl | None = None) -> PlanSummary:
@@ -169,6 +309,12 @@ class TerraformRunner:
         return flavor, str(data.get("terraform_version", ""))
 
     # -- plumbing ----------------------------------------------------------------------------------
+    def _init_args(self) -> list[str]:
+        backend = [f"-backend-config=schema_name={self.schema_name}"]
+        if not self.create_schema:
+            backend += [f"-backend-config={option}=true" for option in SKIP_CREATION]
+        return ["-json", "-input=false", "-no-color", *backend]
+
     def _run(self, command: str, workdir: Path, env: dict[str, str] | None, on_event: EventHandler | None,
              control: ProcessControl | None, *args: str, json_lines: bool = True) -> CommandResult:
         control = control or ProcessControl(timeout=self.timeout, grace=self.grace)
@@ -193,10 +339,16 @@ class TerraformRunner:
             yield
             return
         self.plugin_cache_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.plugin_cache_dir / ".init.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with _file_lock(self.plugin_cache_dir / ".init.lock"):
+            yield
 
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created when missing) for the block: one process at a time."""
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -8,16 +8,16 @@ from controlplane.drivers.terraform import GuestModule
 from controlplane.errors import TemporaryError
 
 from . import store
-from .conditions import DRIFTED, PROVISIONED, READY, set_condition
+from .conditions import DRIFTED, PROVISIONED, READY, get_condition, set_condition
 from .configure import ConfigurationFailed, configure_step
 from .context import RunContext
-from .credentials import load_cluster
+from .credentials import ClusterCredentials, load_cluster
 from .intent import record_intent
 from .kinds import workspace
 from .power import converge_power
 from .runlog import RunRecorder
 from .store import ManagedObject, system_tx
-from .terraform_run import converge
+from .terraform_run import Outcome, applied_digest, converge
 from .translate import module_variables
 
 
@@ -59,8 +59,37 @@ def _action(plan: dict[str, object], adopt: bool) -> str:
     return "update" if counts["update"] or counts["replace"] else "reconcile"
 
 
+def _in_sync(access: object, obj: ManagedObject) -> bool:
+    """Does Proxmox show the guest as its last apply left it (there, of its kind and name, with the
+    spec's cores and memory) and no drift is on record? One status read, no OpenTofu."""
+    if obj.status.get("drift") or (get_condition(obj.conditions, DRIFTED) or {}).get("status") == "True":
+        return False
+    current = guest_status(access, obj.kind.name, str(obj.status["node"]), int(obj.status["vmid"]))  # type: ignore[arg-type]
+    if current is None or current.get("name") not in (obj.name, None):
+        return False
+    cores, memory = int(obj.spec.get("cores", 1)), int(obj.spec.get("memory_mb", 1024))
+    return int(current.get("cpus") or cores) == cores and int(current.get("maxmem") or 0) >> 20 in (0, memory)
+
+
+def _provision(ctx: RunContext, obj: ManagedObject, guest: GuestModule, creds: ClusterCredentials,
+               run: RunRecorder, adopt: bool) -> Outcome:
+    """Run OpenTofu for ``guest``, unless the spec, the modules and the observed guest are exactly what the
+    last successful apply recorded (``status.applied_digest``): then nothing starts and nothing changes."""
+    digest = applied_digest(ctx.terraform, guest)
+    if not adopt and obj.status.get("applied_digest") == digest and _in_sync(creds.access, obj):
+        run.log("OpenTofu not run: the spec, the modules and the observed guest are as last applied")
+        return Outcome(plan={"counts": dict.fromkeys(("create", "update", "replace", "delete", "no_op"), 0),
+                             "skipped": True}, outputs={}, applied=False)
+    outcome = converge(ctx.terraform, guest, workspace(obj.kind, obj.id), creds.terraform, run, adopt=adopt,
+                       cancel=ctx.cancel)
+    obj.status["applied_digest"] = digest
+    return outcome
+
+
 def converge_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> None:
-    """Make the guest match its spec; raises TemporaryError / PermanentError on failure."""
+    """Make the guest match its spec; raises TemporaryError / PermanentError on failure. The status it
+    reaches is written by the caller with the end of the run (in the same transaction); it is written here
+    only before a step that can take long (configuring the guest), so that it shows meanwhile."""
     with system_tx(ctx.engine) as conn:
         creds = load_cluster(conn, obj.cluster_id, ctx.vault, ctx.data_dir, ctx.gateway,
                              route=str(run.id))  # type: ignore[arg-type]
@@ -69,20 +98,21 @@ def converge_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> No
     adopt = _adopt_needed(ctx, obj, creds.access, run)
     vmid, node = int(obj.status["vmid"]), str(obj.status["node"])
     guest = GuestModule(obj.kind.name, module_variables(obj, vmid, node, agent_timeout=ctx.agent_timeout))
-    outcome = converge(ctx.terraform, guest, workspace(obj.kind, obj.id), creds.terraform, run, adopt=adopt,
-                       cancel=ctx.cancel)
+    outcome = _provision(ctx, obj, guest, creds, run, adopt)
     run.set_action(_action(outcome.plan, adopt))
     out = outcome.outputs
     obj.status.update(vmid=int(out.get("vm_id") or vmid), node=str(out.get("node_name") or node),
-                      ipv4=out.get("ipv4_address") or obj.status.get("ipv4"), mac=out.get("mac_address"))
+                      ipv4=out.get("ipv4_address") or obj.status.get("ipv4"),
+                      mac=out.get("mac_address") or obj.status.get("mac"))
     obj.status.pop("create_pending", None)
     obj.conditions = set_condition(obj.conditions, PROVISIONED, True, "Applied" if outcome.applied else "UpToDate",
                                    plan_message(outcome.plan["counts"]))
-    with system_tx(ctx.engine) as conn:
-        store.write_status(conn, obj)
-    run.set_summary(timings={**run.summary.get("timings", {}), **outcome.timings})
+    run.note(timings={**run.summary.get("timings", {}), **outcome.timings})
 
     obj.status["power"] = converge_power(creds.access, obj, run, ctx.engine, timeout=ctx.power_timeout)
+    if obj.spec.get("configure") and ctx.configure is not None:
+        with system_tx(ctx.engine) as conn:
+            store.write_status(conn, obj)
     try:
         configure_step(ctx, obj, run, creds.access)
     except ConfigurationFailed as exc:
@@ -96,5 +126,3 @@ def converge_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> No
         obj.status.pop(key, None)
     obj.conditions = set_condition(obj.conditions, DRIFTED, False, "InSync", "")
     obj.conditions = set_condition(obj.conditions, READY, True, "Reconciled", "")
-    with system_tx(ctx.engine) as conn:
-        store.write_status(conn, obj, observed_generation=obj.generation)

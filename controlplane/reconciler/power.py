@@ -44,6 +44,7 @@ def converge_power(access: ProxmoxAccess, obj: ManagedObject, run: RunRecorder, 
             proxmox_power.run_action(access, kind, node, vmid, "reboot", timeout=timeout)
     if proxmox_power.set_power(access, kind, node, vmid, desired, graceful=graceful, timeout=timeout):
         run.log(f"power: {vmid} is now {desired}")
-    with system_tx(engine) as conn:
-        settle_actions(conn, [i for i, _ in actions], "done")
+    if actions:
+        with system_tx(engine) as conn:
+            settle_actions(conn, [i for i, _ in actions], "done")
     return desired

@@ -77,7 +77,7 @@ def handle(ctx: RunContext, lease: Lease, backoff: Backoff) -> str:
         message = f"unexpected error: {type(exc).__name__}: {exc}"
         return _close(ctx, obj, run, lease, Outcome("failed", message, show=f"{message} (retrying in {delay:.0f}s)",
                                                     retry_in=delay))
-    return _close(ctx, obj, run, lease, Outcome("succeeded"))
+    return _close(ctx, obj, run, lease, Outcome("succeeded", observed=obj.deleted_at is None))
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,13 @@ class Outcome:
     stalled: bool = False
     retry_in: float | None = None
     settle_actions: bool = False
+    observed: bool = False
+    """The run converged the object: its status is written with this generation observed."""
 
 
 def _close(ctx: RunContext, obj: ManagedObject, run: RunRecorder, lease: Lease, outcome: Outcome) -> str:
-    """Record the end of a run in one transaction: the object's status, pending actions, the run, the lease."""
+    """Record the end of a run in one transaction: the object's status (a converged one's too, with its
+    generation observed), pending actions, the run, the lease."""
     with system_tx(ctx.engine) as conn:
         if outcome.show is not None:  # the row may be gone already: then the UPDATE touches nothing
             obj.conditions = set_condition(obj.conditions, READY, False, outcome.reason, outcome.show)
@@ -104,6 +107,8 @@ def _close(ctx: RunContext, obj: ManagedObject, run: RunRecorder, lease: Lease, 
                 obj.status["stalled_generation"] = obj.generation
             obj.status["last_error"] = outcome.show
             write_status(conn, obj)
+        elif outcome.observed:
+            write_status(conn, obj, observed_generation=obj.generation)
         if outcome.settle_actions:
             settle_actions(conn, [i for i, _ in pending_actions(conn, obj.id)], "failed")
         run.finish(outcome.state, outcome.error, conn=conn)

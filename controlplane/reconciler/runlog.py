@@ -95,14 +95,18 @@ class RunRecorder:
         """Merge ``values`` into the run's summary and store it now (a plan is recorded before its apply)."""
         self.summary.update(values)
         with system_tx(self.engine) as conn:
-            conn.execute(sa.text("UPDATE runs SET summary = CAST(:s AS jsonb) WHERE id = :id"),
-                         {"s": json.dumps(self.summary, default=str), "id": self.id})
+            conn.execute(sa.text("UPDATE runs SET summary = CAST(:s AS jsonb), action = :a WHERE id = :id"),
+                         {"s": json.dumps(self.summary, default=str), "a": self.action, "id": self.id})
+
+    def note(self, **values: Any) -> None:
+        """Merge ``values`` into the run's summary, stored when the run finishes (or with the next
+        :meth:`set_summary`)."""
+        self.summary.update(values)
 
     def set_action(self, action: str) -> None:
-        """Name what the run turned out to do (create, update, delete, power, observe, noop)."""
+        """Name what the run turned out to do (create, update, delete, power, observe, noop); stored with
+        the next summary write or when the run finishes."""
         self.action = action
-        with system_tx(self.engine) as conn:
-            conn.execute(sa.text("UPDATE runs SET action = :a WHERE id = :id"), {"a": action, "id": self.id})
 
     def finish(self, state: str, error: str | None = None, *, conn: sa.Connection | None = None) -> None:
         """Close the run as ``succeeded``, ``failed`` or ``cancelled``, and audit what the reconciler did;
@@ -117,9 +121,10 @@ class RunRecorder:
     def _close(self, conn: sa.Connection, state: str, error: str | None) -> None:
         kind, target_id, name, generation = self.target
         closed = conn.execute(
-            sa.text("UPDATE runs SET state = :state, error = :error, summary = CAST(:s AS jsonb), "
+            sa.text("UPDATE runs SET state = :state, error = :error, summary = CAST(:s AS jsonb), action = :a, "
                     "finished_at = clock_timestamp() WHERE id = :id AND state = 'running'"),
-            {"state": state, "error": error, "s": json.dumps(self.summary, default=str), "id": self.id},
+            {"state": state, "error": error, "s": json.dumps(self.summary, default=str), "a": self.action,
+             "id": self.id},
         ).rowcount
         if closed:
             audit.record(

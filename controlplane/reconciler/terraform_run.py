@@ -11,6 +11,8 @@ a later run (so are the directories a killed worker left, once older than a run'
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import shutil
 import threading
 import time
@@ -29,6 +31,7 @@ from controlplane.drivers.terraform import (
     TerraformDriver,
     TerraformRunner,
 )
+from controlplane.drivers.terraform_render import root_module, variables_file
 from controlplane.errors import TemporaryError
 
 from .runlog import RunRecorder
@@ -43,6 +46,12 @@ class TerraformSetup:
     timeout: float = 1800.0
     retention: float = 0.0
     """Seconds a finished run's directory is kept (0: removed at once)."""
+    init_root: Path | None = None
+    """Where the shared ``init`` data directories go (no values, no secrets): ``<run root>-init`` unless set."""
+
+    def __post_init__(self) -> None:
+        if self.init_root is None:
+            self.init_root = self.run_root.with_name(self.run_root.name + "-init")
 
 
 @dataclass
@@ -71,7 +80,7 @@ def _driver(setup: TerraformSetup, run: RunRecorder) -> Iterator[TerraformDriver
     run_root = setup.run_root / str(run.id)
     keep = setup.retention > 0
     try:
-        yield TerraformDriver(runner=setup.runner, run_root=run_root, keep_run_dirs=keep)
+        yield TerraformDriver(runner=setup.runner, run_root=run_root, keep_run_dirs=keep, init_root=setup.init_root)
     finally:
         if not keep:
             shutil.rmtree(run_root, ignore_errors=True)
@@ -93,6 +102,15 @@ def sweep_run_dirs(run_root: Path, retention: float, *, abandoned_after: float) 
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
     return removed
+
+
+def applied_digest(setup: TerraformSetup, guest: GuestModule) -> str:
+    """What an apply of ``guest`` depends on, digested: its root module and values, and everything
+    ``init`` depends on (binary, provider, backend, the module's content). A run whose digest equals the
+    one its last successful apply recorded, on a guest observed as it was left, needs no OpenTofu."""
+    document = root_module(guest)
+    parts = [document, variables_file(guest), setup.runner.init_key(document)]
+    return "sha256:" + hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def converge(setup: TerraformSetup, guest: GuestModule, workspace: str, creds: ProxmoxCredentials,

@@ -22,6 +22,7 @@ from controlplane.drivers.terraform import (
     ProxmoxCredentials,
     TerraformDriver,
     TerraformRunner,
+    started_processes,
 )
 from controlplane.errors import PermanentError
 from controlplane.pvesim import Simulator
@@ -35,7 +36,13 @@ def make_driver(toolchain: Toolchain, database: DatabaseUrls, run_root: Path) ->
     """A driver on the session's toolchain with state in ``database``."""
     runner = TerraformRunner(binary=str(toolchain.tofu), pg_conn_str=database.owner + "&sslmode=disable",
                              cli_config=toolchain.cli_config, plugin_cache_dir=toolchain.plugin_cache)
-    return TerraformDriver(runner=runner, run_root=run_root)
+    return TerraformDriver(runner=runner, run_root=run_root, init_root=run_root.with_name("init"))
+
+
+def _started_since(before: dict[str, int]) -> dict[str, int]:
+    """The OpenTofu processes started since ``before`` (a :func:`started_processes` reading), by command."""
+    now = started_processes()
+    return {command: n - before.get(command, 0) for command, n in now.items() if n > before.get(command, 0)}
 
 
 def credentials(sim: Simulator) -> ProxmoxCredentials:
@@ -80,7 +87,9 @@ def test_guest_life_cycle_through_our_module(
     workspace = f"{api}-5001"
     guest = GuestModule(kind, {"node_name": "pve2", "vm_id": 5001, "cores": 1, "memory_mb": 512, **variables})
 
+    before = started_processes()
     first = driver.converge(guest, workspace, creds, on_event=events.append)
+    assert _started_since(before) == {"init": 1, "plan": 1, "apply": 1}, "a create is one plan and one apply"
     assert first.plan.create == (guest.resource_address,) and first.applied
     outputs = first.outputs
     assert (outputs["vm_id"], outputs["node_name"]) == (5001, "pve2")
@@ -90,8 +99,11 @@ def test_guest_life_cycle_through_our_module(
     assert outputs["ipv4_address"] and outputs["ipv4_address"].count(".") == 3, outputs
     assert any(e.get("type") == "apply_complete" for e in events), "apply events were not streamed"
 
+    before = started_processes()
     second = driver.converge(guest, workspace, creds)
     assert not second.plan.changed and not second.applied, second.plan
+    assert _started_since(before) == {"plan": 1}, "the shared init is reused and nothing is shown or output"
+    assert second.outputs == outputs, "the outputs of a run that applies nothing are the stored state's"
 
     bigger = GuestModule(kind, {**guest.variables, "cores": 2, "memory_mb": 1024})
     resized = driver.converge(bigger, workspace, creds)

@@ -40,7 +40,7 @@ def make_driver(toolchain: Toolchain, database: DatabaseUrls, run_root: Path, *,
         cli_config=toolchain.cli_config, plugin_cache_dir=plugin_cache or toolchain.plugin_cache,
         lock_timeout=lock_timeout, grace=5.0,
     )
-    return TerraformDriver(runner=runner, run_root=run_root)
+    return TerraformDriver(runner=runner, run_root=run_root, init_root=run_root.with_name("init"))
 
 
 def credentials(sim: Simulator) -> ProxmoxCredentials:
