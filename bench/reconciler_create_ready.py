@@ -37,7 +37,7 @@ from controlplane.reconciler.kinds import VM as VM_KIND
 from controlplane.reconciler.runtime import backend_url
 from controlplane.reconciler.store import ManagedObject, system_tx
 from controlplane.reconciler.translate import module_variables
-from tests.integration.reconciler.harness import VM, create_guest, make_world, spec_of
+from tests.integration.reconciler.harness import VM, create_guest, new_rig, spec_of
 
 PHASES = ("init", "plan", "apply", "output")
 READY_SQL = """
@@ -77,7 +77,7 @@ def run_level(stack_: Stack, count: int, concurrency: int, nodes: int, task_seco
               timeout: float) -> Level:
     """Seed ``count`` VMs on a fresh database and simulator, run one worker until all are Ready."""
     sim = _simulator(stack_, nodes, task_seconds)
-    world = make_world(stack_.database(), stack_.vault, stack_.toolchain, sim, stack_.directory(f"c{concurrency}"))
+    world = new_rig(stack_.database(), stack_.vault, stack_.toolchain, sim, stack_.directory(f"c{concurrency}"))
     try:
         for i in range(count):
             create_guest(world, VM, f"vm-{i:04d}", memory_mb=512)

@@ -49,7 +49,7 @@ from controlplane.reconciler.observe import (
     resync_cluster,
 )
 from controlplane.reconciler.store import FINALIZER, system_tx
-from tests.integration.reconciler.harness import World, make_world
+from tests.integration.reconciler.harness import Rig, new_rig
 
 KIND_OF_TYPE = {"qemu": "VirtualMachine", "lxc": "Container"}
 RESOURCE_OF_TYPE = {"qemu": "proxmox_virtual_environment_vm", "lxc": "proxmox_virtual_environment_container"}
@@ -69,7 +69,7 @@ def cluster_guests(sim: Simulator) -> list[dict[str, Any]]:
     return sorted(resp.json()["data"], key=lambda g: int(g["vmid"]))
 
 
-def seed_managed(world: World, guests: list[dict[str, Any]]) -> None:
+def seed_managed(world: Rig, guests: list[dict[str, Any]]) -> None:
     """Make every guest a converged managed object: spec as the cluster has it, Ready, vmid and node known."""
     conditions = set_condition([], PROVISIONED, True, "Applied", "")
     conditions = set_condition(conditions, READY, True, "Reconciled", "")
@@ -93,7 +93,7 @@ def seed_managed(world: World, guests: list[dict[str, Any]]) -> None:
         conn.execute(sa.text("ANALYZE containers"))
 
 
-def resync_steps(world: World, *, write_all: bool = False) -> dict[str, float]:
+def resync_steps(world: Rig, *, write_all: bool = False) -> dict[str, float]:
     """One resync reproduced step by step with the same SQL and judgement as ``observe.resync_cluster``,
     each step timed: where the time of a resync goes. ``write_all`` reads and writes every managed row,
     changed or not (what a resync did before unchanged rows were skipped): the baseline of the same run."""
@@ -131,7 +131,7 @@ def resync_steps(world: World, *, write_all: bool = False) -> dict[str, float]:
     return steps
 
 
-def measure_ours(world: World, sim: Simulator, repeat: int, drift: int, guests: list[dict[str, Any]]
+def measure_ours(world: Rig, sim: Simulator, repeat: int, drift: int, guests: list[dict[str, Any]]
                  ) -> dict[str, Any]:
     """API-only and full resyncs (median seconds, calls per resync), and a resync after out-of-band stops."""
     ctx = world.context()
@@ -232,7 +232,7 @@ def main() -> None:
     with stack("drift") as stack_:
         sim = Simulator(SimConfig(nodes=args.nodes, guests=args.guests, seed=1, metrics_interval=10.0,
                                   ca_dir=str(stack_.directory("ca")))).start()
-        world = make_world(stack_.database(), stack_.vault, stack_.toolchain, sim, stack_.directory("world"))
+        world = new_rig(stack_.database(), stack_.vault, stack_.toolchain, sim, stack_.directory("world"))
         try:
             guests = cluster_guests(sim)
             start = time.perf_counter()

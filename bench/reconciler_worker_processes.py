@@ -33,7 +33,7 @@ from reconciler_create_ready import READY_SQL
 
 from controlplane.pvesim import SimConfig, Simulator
 from controlplane.reconciler.store import system_tx
-from tests.integration.reconciler.harness import VM, create_guest, make_world
+from tests.integration.reconciler.harness import VM, create_guest, new_rig
 
 
 @dataclass
@@ -78,7 +78,7 @@ def run_layout(stack_: Stack, count: int, processes: int, runs: int, nodes: int,
     ``count`` VMs from request to Ready."""
     sim = Simulator(SimConfig(nodes=nodes, task_seconds=0, seed=1, ca_dir=str(stack_.directory("ca")))).start()
     database = stack_.database()
-    world = make_world(database, stack_.vault, stack_.toolchain, sim, stack_.directory(f"p{processes}"))
+    world = new_rig(database, stack_.vault, stack_.toolchain, sim, stack_.directory(f"p{processes}"))
     workers = [_start_worker(stack_, database, stack_.directory(f"w{processes}-{i}"), runs) for i in range(processes)]
     try:
         for proc, running in workers:

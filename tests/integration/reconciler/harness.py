@@ -81,8 +81,10 @@ def register_cluster(engine: Engine, vault: Any, sim: Simulator, name: str = "de
         verify_tls=True, prober=probe)["id"]
 
 
-def build_rig(engine: Engine, database: Any, vault: Any, toolchain: Any, sim: Simulator, tmp_path: Path) -> Rig:
-    """Cluster, tenant and project for one test, seeded through ``services`` as the API seeds them."""
+def new_rig(database: Any, vault: Any, toolchain: Any, sim: Simulator, tmp_path: Path) -> Rig:
+    """Engine, cluster, tenant and project over ``database``, seeded through ``services`` as the API seeds
+    them (the caller disposes ``rig.engine``; tests use the ``make_rig`` fixture, which does)."""
+    engine = create_app_engine(database.app, database.owner, pool_size=10)
     setup = terraform_setup(toolchain, database.owner, tmp_path / "runs")
     cluster_id = register_cluster(engine, vault, sim)
     with session_scope(engine, RequestContext(role="admin")) as session:
@@ -97,9 +99,9 @@ def make_rig(database: Any, vault: Any, toolchain: Any, tmp_path: Path) -> Itera
     engines: list[Engine] = []
 
     def build(sim: Simulator) -> Rig:
-        engine = create_app_engine(database.app, database.owner, pool_size=10)
-        engines.append(engine)
-        return build_rig(engine, database, vault, toolchain, sim, tmp_path)
+        rig = new_rig(database, vault, toolchain, sim, tmp_path)
+        engines.append(rig.engine)
+        return rig
 
     yield build
     for engine in engines:

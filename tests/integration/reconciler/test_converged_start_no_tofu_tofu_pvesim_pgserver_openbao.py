@@ -19,7 +19,6 @@ from tests.integration.reconciler.harness import (
     create_guest,
     guest,
     log_of,
-    make_world,
     runs_of,
     update_spec,
     wait_ready,
@@ -41,10 +40,9 @@ def _leases(world) -> int:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_resyncs_of_a_thousand_converged_guests_start_no_tofu(database, vault, toolchain, pvesim_factory,
-                                                              tmp_path: Path) -> None:
+def test_resyncs_of_a_thousand_converged_guests_start_no_tofu(make_rig, pvesim_factory, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=4, guests=1400, task_seconds=0, seed=5)  # about 70 % are VMs
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     try:
         ids = _seed(world, sim)
         assert len(ids) >= 1000, len(ids)
@@ -58,10 +56,9 @@ def test_resyncs_of_a_thousand_converged_guests_start_no_tofu(database, vault, t
         world.engine.dispose()
 
 
-def test_runs_without_a_change_start_no_tofu_and_a_resize_does(database, vault, toolchain, pvesim_factory,
-                                                               tmp_path: Path) -> None:
+def test_runs_without_a_change_start_no_tofu_and_a_resize_does(make_rig, pvesim_factory, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=0)
-    world = make_world(database, vault, toolchain, sim, tmp_path)
+    world = make_rig(sim)
     try:
         first, second = create_guest(world, VM, "same-1"), create_guest(world, VM, "same-2")
         with world.worker():
