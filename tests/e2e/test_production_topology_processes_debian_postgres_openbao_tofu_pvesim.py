@@ -24,6 +24,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,10 +80,20 @@ class Topology:
     sim: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen[Any]] = field(default_factory=list)
     peak_rss: dict[str, int] = field(default_factory=dict)
+    killed: set[int] = field(default_factory=set)
+    log_dir: Path = Path()
+
+    def check_alive(self) -> None:
+        """Fail at once, with the end of its log, when a worker the test did not kill has exited."""
+        for i, worker in enumerate(self.workers):
+            if worker.pid not in self.killed and worker.poll() is not None:
+                log = (self.log_dir / f"worker-{i}.log").read_text(errors="replace")[-3000:]
+                raise AssertionError(f"worker {i} exited with {worker.returncode}:\n{log}")
 
     def sample_memory(self) -> None:
         """Remember the largest resident set of each API and worker process (and of a worker's children:
-        OpenTofu and its provider)."""
+        OpenTofu and its provider); fail when a worker died unexpectedly."""
+        self.check_alive()
         named = [(f"api-{i}", p) for i, (p, _) in enumerate(self.apis)]
         named += [(f"worker-{i}", p) for i, p in enumerate(self.workers)]
         for name, process in named:
@@ -97,11 +108,11 @@ class Topology:
 
 
 def _start_sim(topology: Topology, tmp_path: Path) -> None:
-    log = (tmp_path / "pvesim.log").open("w")
-    sim = subprocess.Popen([CONTROLPLANE, "pvesim", "--port", "0", "--nodes", "3", "--task-seconds", "1",
-                            "--ca-dir", str(tmp_path / "sim-ca")],
-                           stdout=subprocess.PIPE, stderr=log, text=True, cwd=tmp_path, env=_env(),
-                           start_new_session=True)
+    with (tmp_path / "pvesim.log").open("w") as log:
+        sim = subprocess.Popen([CONTROLPLANE, "pvesim", "--port", "0", "--nodes", "3", "--task-seconds", "1",
+                                "--ca-dir", str(tmp_path / "sim-ca")],
+                               stdout=subprocess.PIPE, stderr=log, text=True, cwd=tmp_path, env=_env(),
+                               start_new_session=True)
     topology.processes.append(sim)
     assert sim.stdout is not None
     line = sim.stdout.readline()
@@ -128,7 +139,7 @@ def topology(tmp_path: Path, toolchain: Toolchain) -> Iterator[Topology]:
     """Start every process; stop every one of them afterwards, whatever happened."""
     bao = EmbeddedOpenBao(tmp_path / "openbao")
     with debian_postgres() as (pg, db):
-        top = Topology(pg=pg, db=db)
+        top = Topology(pg=pg, db=db, log_dir=tmp_path)
         try:
             bao.start()
             creds = _bootstrap_vault(bao, tmp_path)
@@ -142,18 +153,10 @@ def topology(tmp_path: Path, toolchain: Toolchain) -> Iterator[Topology]:
                                    input=PASSWORD + "\n", env=_env(**database), cwd=tmp_path, capture_output=True,
                                    text=True, timeout=120)
             assert admin.returncode == 0, admin.stderr + admin.stdout
-            for i in range(2):  # the API's secret id given as a variable
-                env = _env(**common, CONTROLPLANE_VAULT_ROLE_ID=creds["api"]["role_id"],
-                           CONTROLPLANE_VAULT_SECRET_ID=creds["api"]["secret_id"],
-                           CONTROLPLANE_DATA_DIR=str(tmp_path / f"api-{i}"), CONTROLPLANE_LOGIN_LIMIT_IP="10000")
-                top.apis.append(start_listening(
-                    lambda port: [CONTROLPLANE, "api", "--port", str(port)], ready, what=f"controlplane api {i}",
-                    log_dir=tmp_path, timeout=180, env=env))
-                top.processes.append(top.apis[-1][0])
             role_file = tmp_path / "worker-role-id"
             role_file.write_text(creds["worker"]["role_id"])
             secret_file = _secret_file(tmp_path / "worker-secret-id", creds["worker"]["secret_id"])
-            for i in range(3):  # the worker's as files
+            for i in range(3):  # the worker's as files; they need no API, so they start first
                 env = _env(**common, CONTROLPLANE_VAULT_ROLE_ID_FILE=str(role_file),
                            CONTROLPLANE_VAULT_SECRET_ID_FILE=str(secret_file),
                            CONTROLPLANE_TF_BINARY=str(toolchain.tofu),
@@ -166,10 +169,29 @@ def topology(tmp_path: Path, toolchain: Toolchain) -> Iterator[Topology]:
                         env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
                 top.workers.append(worker)
                 top.processes.append(worker)
+
+            def start_api(i: int) -> tuple[subprocess.Popen[bytes], int]:
+                env = _env(**common, CONTROLPLANE_VAULT_ROLE_ID=creds["api"]["role_id"],
+                           CONTROLPLANE_VAULT_SECRET_ID=creds["api"]["secret_id"],
+                           CONTROLPLANE_DATA_DIR=str(tmp_path / f"api-{i}"), CONTROLPLANE_LOGIN_LIMIT_IP="10000")
+                return start_listening(lambda port: [CONTROLPLANE, "api", "--port", str(port)], ready,
+                                       what=f"controlplane api {i}", log_dir=tmp_path, timeout=240, env=env)
+
+            # the API's secret id given as a variable; both replicas start at once (migration lock, signing key)
+            with ThreadPoolExecutor(2) as pool:
+                starting = [pool.submit(start_api, i) for i in range(2)]
+            for future in starting:
+                if future.exception() is None:
+                    top.apis.append(future.result())
+                    top.processes.append(top.apis[-1][0])
+            for future in starting:
+                future.result()  # the first start that failed fails the set-up, after the others are kept
             yield top
         finally:
             for process in reversed(top.processes):
                 stop_process(process, grace=30)
+                if process.stdout is not None:
+                    process.stdout.close()
             bao.stop()
 
 
@@ -293,6 +315,7 @@ def test_production_topology_converges_survives_a_killed_worker_and_a_postgres_r
         with psycopg.connect(top.db.owner) as conn:  # everything the worker holds is left to expire
             held = {r[0] for r in conn.execute("SELECT target_name FROM runs WHERE state = 'running' AND worker = %s",
                                                (victim_run["worker"],))}
+        top.killed.add(victim.pid)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         killed_at = time.monotonic()
@@ -315,8 +338,7 @@ def test_production_topology_converges_survives_a_killed_worker_and_a_postgres_r
         converged = time.monotonic()
 
         # every process but the killed worker is still up, and the API processes answer on the database
-        survivors = [w for w in top.workers if w is not victim]
-        assert all(p.poll() is None for p in survivors), "a worker died"
+        top.check_alive()
         for process, port in top.apis:
             assert process.poll() is None
             assert ready(port)["components"]["postgresql"]["status"] == "ok"  # type: ignore[index]
