@@ -33,6 +33,12 @@ def _config() -> Config:
     return config
 
 
+def set_role_privilege(conn: psycopg.Connection) -> str:
+    """The ``pg_has_role`` privilege that means "may SET ROLE to it": ``SET`` from PostgreSQL 16 on;
+    before 16 (Debian 12 ships 15) there is no such privilege and membership alone allows it."""
+    return "SET" if conn.info.server_version >= 160000 else "MEMBER"
+
+
 def ensure_app_role(owner_url: str) -> None:
     """Make sure the application role exists and the owner may ``SET ROLE`` to it.
 
@@ -42,7 +48,8 @@ def ensure_app_role(owner_url: str) -> None:
         try:
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone():
                 conn.execute(ENSURE_APP_ROLE_SQL)
-            member = conn.execute("SELECT pg_has_role(current_user, %s, 'SET')", (APP_ROLE,)).fetchone()
+            member = conn.execute(f"SELECT pg_has_role(current_user, %s, '{set_role_privilege(conn)}')",
+                                  (APP_ROLE,)).fetchone()
             if not (member and member[0]):
                 conn.execute(f"GRANT {APP_ROLE} TO current_user")
         except psycopg.Error as exc:
