@@ -8,6 +8,7 @@ included). Secrets reach the process only through its environment.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,6 +24,19 @@ from controlplane.errors import TemporaryError
 from .terraform_events import COMPONENT, Redactor, decode_line, diagnostic_text
 
 EventHandler = Callable[[dict[str, Any]], None]
+_running: set[int] = set()  # process groups of the commands in progress in this process
+_running_lock = threading.Lock()
+
+
+def kill_running() -> int:
+    """SIGKILL the process group of every command still running in this process (a stopping worker that
+    abandons its runs, so no OpenTofu outlives it holding a state lock). Returns how many were killed."""
+    with _running_lock:
+        groups = list(_running)
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+    return len(groups)
 
 
 class TerraformCancelled(TemporaryError):
@@ -64,6 +78,8 @@ def run_command(
         argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, bufsize=1, start_new_session=True,
     )
+    with _running_lock:
+        _running.add(proc.pid)
     if control.on_start:
         control.on_start(proc.pid)
     stderr_parts: list[str] = []
@@ -87,6 +103,8 @@ def run_command(
     finally:
         result.returncode = proc.wait()
         stopped.finish()
+        with _running_lock:
+            _running.discard(proc.pid)
         reader.join(timeout=5)
     result.stdout = "".join(lines)
     result.stderr = redact("".join(stderr_parts))
