@@ -24,15 +24,16 @@ from controlplane.errors import TemporaryError
 from .terraform_events import COMPONENT, Redactor, decode_line, diagnostic_text
 
 EventHandler = Callable[[dict[str, Any]], None]
-_running: set[int] = set()  # process groups of the commands in progress in this process
+_running: dict[int, threading.Event | None] = {}  # process group -> cancel event, of the commands in progress
 _running_lock = threading.Lock()
 
 
-def kill_running() -> int:
-    """SIGKILL the process group of every command still running in this process (a stopping worker that
-    abandons its runs, so no OpenTofu outlives it holding a state lock). Returns how many were killed."""
+def kill_running(cancels: list[threading.Event]) -> int:
+    """SIGKILL the process group of every command still running under one of the ``cancels`` events (a
+    stopping worker abandoning those runs, so no OpenTofu outlives it holding a state lock). Returns how
+    many were killed."""
     with _running_lock:
-        groups = list(_running)
+        groups = [group for group, cancel in _running.items() if cancel is not None and cancel in cancels]
     for group in groups:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
@@ -79,7 +80,7 @@ def run_command(
         text=True, bufsize=1, start_new_session=True,
     )
     with _running_lock:
-        _running.add(proc.pid)
+        _running[proc.pid] = control.cancel
     if control.on_start:
         control.on_start(proc.pid)
     stderr_parts: list[str] = []
@@ -104,7 +105,7 @@ def run_command(
         result.returncode = proc.wait()
         stopped.finish()
         with _running_lock:
-            _running.discard(proc.pid)
+            _running.pop(proc.pid, None)
         reader.join(timeout=5)
     result.stdout = "".join(lines)
     result.stderr = redact("".join(stderr_parts))

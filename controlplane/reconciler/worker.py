@@ -105,7 +105,7 @@ class Worker:
         abandoned = [object_id for object_id, (future, _) in running.items() if future in left]
         self._halted.set()
         if abandoned:
-            kill_running()
+            kill_running([running[object_id][1] for object_id in abandoned])
             self._hand_back(abandoned)
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
