@@ -52,8 +52,13 @@ go_build_provider() {
 }
 
 go_build_helm() {
-  cd "$root/tools/helm" && go build -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
+  cd "$root/tools/helm" || return
+  # as Helm's own Makefile: the default Kubernetes version is the one its client-go speaks (v0.N.x -> 1.N)
+  local minor pkg=helm.sh/helm/v3/pkg
+  minor=$(go list -f '{{.Version}}' -m k8s.io/client-go | cut -d. -f2)
+  go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION \
+    -X $pkg/chartutil.k8sVersionMajor=1 -X $pkg/chartutil.k8sVersionMinor=$minor \
+    -X $pkg/lint/rules.k8sVersionMajor=1 -X $pkg/lint/rules.k8sVersionMinor=$minor" \
     -o "$tools/bin/helm.tmp" helm.sh/helm/v3/cmd/helm
 }
 
