@@ -46,8 +46,6 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "controlplane.env" -}}
 - name: CONTROLPLANE_DATA_DIR
   value: /var/lib/controlplane
-- name: CONTROLPLANE_RUN_DIR
-  value: /var/lib/controlplane/runs
 - name: HOME
   value: /var/lib/controlplane
 {{- range $name, $value := .Values.settings }}
