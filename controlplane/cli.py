@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -177,12 +178,28 @@ def db_downgrade(
 
 
 @db_app.command("current")
-def db_current(data_dir: DataDirOption = None) -> None:
+def db_current(
+    check: Annotated[bool, typer.Option("--check", help="Exit with status 3 unless the database is at head.")] = False,
+    wait: Annotated[float | None, typer.Option(
+        "--wait", min=0, help="Wait up to SECONDS for the database to reach head (retrying while it is "
+        "unreachable), then exit as --check does: what an init container runs.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Print the revision the database is at, and the newest one this version ships."""
     from controlplane.db import migrate
 
     with _database(data_dir) as owner_url:
-        typer.echo(f"current: {migrate.current_revision(owner_url)}  head: {migrate.head_revision()}")
+        try:
+            current = (migrate.current_revision(owner_url) if wait is None
+                       else migrate.wait_for_head(owner_url, wait))
+        except ControlPlaneError as exc:
+            console.print(f"[red]error:[/red] {exc.message}")
+            raise typer.Exit(1) from exc
+        head = migrate.head_revision()
+        typer.echo(f"current: {current}  head: {head}")
+    if (check or wait is not None) and current != head:
+        console.print(f"database not at head ({head}): run `controlplane db upgrade`")
+        raise typer.Exit(3)
 
 
 class _database:
@@ -326,6 +343,10 @@ def worker(
     poll_interval: Annotated[float, typer.Option(help="Seconds between polls for due work.")] = 5.0,
     resync_interval: Annotated[float, typer.Option(help="Seconds between observations of a cluster.")] = 60.0,
     lease_ttl: Annotated[float, typer.Option(help="Seconds a lease lasts unless renewed.")] = 60.0,
+    stop_timeout: Annotated[float, typer.Option(
+        min=0, help="Seconds runs in progress get to end after SIGTERM; the leases of those still going are "
+        "then handed back and the process exits with status 3 (keep it below Kubernetes' "
+        "terminationGracePeriodSeconds).")] = 60.0,
     data_dir: DataDirOption = None,
 ) -> None:
     """Run the reconciler: converge every managed guest, N runs at once, until SIGINT/SIGTERM."""
@@ -336,6 +357,7 @@ def worker(
     settings = _settings(data_dir=data_dir)
     stopping = _stop_event()
     stack = Stack(settings, report=_say)
+    finished = True
     try:
         stack.start()
         assert stack.app_engine is not None and stack.vault is not None and stack.database is not None
@@ -345,13 +367,17 @@ def worker(
         serve_metrics_port(settings, stack.app_engine)
         _say(f"worker {running.holder}: {concurrency} concurrent runs; Ctrl-C or SIGTERM stops it")
         stopping.wait()
-        _say("stopping: runs in progress are cancelled and their leases given back")
-        running.stop()
+        _say(f"stopping: runs in progress are cancelled and their leases given back (at most {stop_timeout:g}s)")
+        finished = running.stop(timeout=stop_timeout)
     except ControlPlaneError as exc:
         _print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     finally:
         stack.stop()
+    if not finished:
+        _say("runs that did not end in time were abandoned; their leases are handed back")
+        logging.shutdown()
+        os._exit(3)  # their threads cannot be joined; the interpreter would wait for them at exit
 
 
 @app.command()

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     vault_role_id_file: Path | None = Field(None, description="File holding the AppRole role id.")
     vault_secret_id: SecretStr | None = Field(None, description="AppRole secret id (with vault_role_id).")
     vault_secret_id_file: Path | None = Field(None, description="File holding the AppRole secret id.")
+    vault_kubernetes_role: str | None = Field(
+        None, description="Vault role of the Kubernetes auth method: log in with the pod's service account "
+        "token (instead of vault_token or AppRole)."
+    )
+    vault_kubernetes_token_file: Path = Field(
+        Path("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+        description="The service account token file a Kubernetes auth login sends (re-read at every login).",
+    )
+    vault_kubernetes_mount: str = Field("kubernetes", description="Mount point of Vault's Kubernetes auth method.")
     vault_kv_mount: str = Field("secret", description="Mount point of the KV v2 secrets engine.")
     redis_url: SecretStr | None = Field(None, description="Redis URL (optional: cache, events, rate limits).")
     tf_binary: str | None = Field(None, description="tofu or terraform binary; found on PATH or in .tools/.")
@@ -219,9 +228,11 @@ def get_settings(**overrides: object) -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from exc
-    if settings.vault_addr and settings.vault_token is None and settings.vault_approle() is None:
+    if (settings.vault_addr and settings.vault_token is None and settings.vault_kubernetes_role is None
+            and settings.vault_approle() is None):
         raise ConfigError(
-            f"{env_name('vault_token')} or {env_name('vault_role_id')} and {env_name('vault_secret_id')} "
-            f"(or their _FILE settings) are required when {env_name('vault_addr')} is set"
+            f"{env_name('vault_token')}, {env_name('vault_role_id')} and {env_name('vault_secret_id')} "
+            f"(or their _FILE settings) or {env_name('vault_kubernetes_role')} are required when "
+            f"{env_name('vault_addr')} is set"
         )
     return settings

@@ -24,6 +24,7 @@ from controlplane.db.engine import check_app_role, create_app_engine
 from controlplane.drivers.embedded_vault import EmbeddedOpenBao
 from controlplane.drivers.vault import VaultStore
 from controlplane.drivers.vault_approle import AppRoleCredentials
+from controlplane.drivers.vault_kubernetes import KubernetesCredentials
 from controlplane.errors import ComponentError
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,19 @@ class Stack:
             self.vault_server.start()
             self._stoppers.append(self.vault_server.stop)
             addr, token = self.vault_server.addr, self.vault_server.token
+        elif self.settings.vault_kubernetes_role is not None:
+            addr = self.settings.vault_addr
+            self.report(f"Vault: using {addr} (Kubernetes auth, role {self.settings.vault_kubernetes_role})")
+            credentials = KubernetesCredentials(self.settings.vault_kubernetes_role,
+                                                self.settings.vault_kubernetes_token_file,
+                                                mount=self.settings.vault_kubernetes_mount)
+            self.vault = VaultStore.with_login(addr, credentials, mount=self.settings.vault_kv_mount)
+            self._stoppers.append(self.vault.close)
+            return self._check_vault(addr)
         elif (approle := self.settings.vault_approle()) is not None:
             addr = self.settings.vault_addr
             self.report(f"Vault: using {addr} (AppRole)")
-            self.vault = VaultStore.with_approle(addr, AppRoleCredentials(*approle), mount=self.settings.vault_kv_mount)
+            self.vault = VaultStore.with_login(addr, AppRoleCredentials(*approle), mount=self.settings.vault_kv_mount)
             self._stoppers.append(self.vault.close)
             return self._check_vault(addr)
         else:

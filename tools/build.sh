@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds the pinned OpenTofu and bpg/proxmox provider with Go into .tools/, once.
+# Builds the pinned OpenTofu, bpg/proxmox provider and Helm with Go into .tools/, once.
 #
-#   tools/build.sh            build what is missing (tofu and the provider mirror)
-#   tools/build.sh --for-run  as above, but skip tofu when tofu or terraform is already on PATH
+#   tools/build.sh            build what is missing (tofu, the provider mirror and helm)
+#   tools/build.sh --for-run  as above, but skip tofu when tofu or terraform is already on PATH, and skip helm
+#                             (only the tests need it)
 #
 # Layout produced:
 #   .tools/bin/tofu
+#   .tools/bin/helm   (the chart's lint and template tests)
 #   .tools/providers/<registry>/bpg/proxmox/<version>/<os>_<arch>/terraform-provider-proxmox_v<version>
 #     for both registry.opentofu.org and registry.terraform.io (a filesystem mirror)
 #   .tools/tofurc   a CLI configuration that installs bpg/proxmox from that mirror
@@ -49,6 +51,17 @@ go_build_provider() {
     -o "$1" github.com/bpg/terraform-provider-proxmox
 }
 
+go_build_helm() {
+  cd "$root/tools/helm" || return
+  # as Helm's own Makefile: the default Kubernetes version is the one its client-go speaks (v0.N.x -> 1.N)
+  local minor pkg=helm.sh/helm/v3/pkg
+  minor=$(go list -f '{{.Version}}' -m k8s.io/client-go | cut -d. -f2)
+  go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION \
+    -X $pkg/chartutil.k8sVersionMajor=1 -X $pkg/chartutil.k8sVersionMinor=$minor \
+    -X $pkg/lint/rules.k8sVersionMajor=1 -X $pkg/lint/rules.k8sVersionMinor=$minor" \
+    -o "$tools/bin/helm.tmp" helm.sh/helm/v3/cmd/helm
+}
+
 stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
 build_tofu() {
@@ -62,6 +75,19 @@ build_tofu() {
   mv "$tools/bin/tofu.tmp" "$tools/bin/tofu"
   echo "$TOFU_VERSION" > "$stamp"
   echo "tools: OpenTofu built in $((SECONDS - start))s -> $tools/bin/tofu"
+}
+
+build_helm() {
+  local stamp="$tools/bin/.helm-version"
+  if stamp_ok "$stamp" "$HELM_VERSION" && [ -x "$tools/bin/helm" ]; then
+    echo "tools: Helm $HELM_VERSION already built"; return
+  fi
+  echo "tools: building Helm $HELM_VERSION (a minute or two the first time)..."
+  local start=$SECONDS
+  with_progress Helm go_build_helm
+  mv "$tools/bin/helm.tmp" "$tools/bin/helm"
+  echo "$HELM_VERSION" > "$stamp"
+  echo "tools: Helm built in $((SECONDS - start))s -> $tools/bin/helm"
 }
 
 build_provider() {
@@ -103,3 +129,4 @@ else
   build_tofu
 fi
 build_provider
+[ $for_run = 1 ] || build_helm

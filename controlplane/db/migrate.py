@@ -8,11 +8,13 @@ migrates, the others wait and then find the database at head.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -113,6 +115,28 @@ def current_revision(owner_url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def wait_for_head(owner_url: str, timeout: float, interval: float = 2.0) -> str | None:
+    """Wait up to ``timeout`` seconds for the database to be at :func:`head_revision` (an init container
+    waiting for the migration job), retrying while it is unreachable; returns the revision it is at then.
+    Raises ComponentError when it was still unreachable at the end."""
+    head = head_revision()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            current = current_revision(owner_url)
+            error = None
+        except sa.exc.SQLAlchemyError as exc:
+            current, error = None, exc
+        if current == head or time.monotonic() >= deadline:
+            break
+        log.info("database at revision %s, waiting for %s", "unreachable" if error else current, head)
+        time.sleep(interval)
+    if error is not None:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise ComponentError(f"database unreachable after {timeout:g}s: {reason}", component="postgresql") from error
+    return current
 
 
 def head_revision() -> str:

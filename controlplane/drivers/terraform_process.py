@@ -8,6 +8,7 @@ included). Secrets reach the process only through its environment.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,6 +25,20 @@ from controlplane.errors import TemporaryError
 from .terraform_events import COMPONENT, Redactor, decode_line, diagnostic_text
 
 EventHandler = Callable[[dict[str, Any]], None]
+_running: dict[int, threading.Event | None] = {}  # process group -> cancel event, of the commands in progress
+_running_lock = threading.Lock()
+
+
+def kill_running(cancels: list[threading.Event]) -> int:
+    """SIGKILL the process group of every command still running under one of the ``cancels`` events (a
+    stopping worker abandoning those runs, so no OpenTofu outlives it holding a state lock). Returns how
+    many were killed."""
+    with _running_lock:
+        groups = [group for group, cancel in _running.items() if cancel is not None and cancel in cancels]
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+    return len(groups)
 
 _started: Counter[str] = Counter()
 _started_lock = threading.Lock()
@@ -77,6 +92,8 @@ def run_command(
         argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, bufsize=1, start_new_session=True,
     )
+    with _running_lock:
+        _running[proc.pid] = control.cancel
     if control.on_start:
         control.on_start(proc.pid)
     stderr_parts: list[str] = []
@@ -100,6 +117,8 @@ def run_command(
     finally:
         result.returncode = proc.wait()
         stopped.finish()
+        with _running_lock:
+            _running.pop(proc.pid, None)
         reader.join(timeout=5)
     result.stdout = "".join(lines)
     result.stderr = redact("".join(stderr_parts))

@@ -13,7 +13,7 @@ import hvac
 import hvac.exceptions
 import requests
 
-from controlplane.drivers.vault_approle import AppRoleCredentials, TokenKeeper
+from controlplane.drivers.vault_approle import LoginCredentials, TokenKeeper
 from controlplane.errors import ComponentError, NotFound, PermanentError, TemporaryError
 
 COMPONENT = "vault"
@@ -54,17 +54,20 @@ class VaultStore:
         self.keeper: TokenKeeper | None = None
 
     @classmethod
-    def with_approle(cls, addr: str, credentials: AppRoleCredentials, *, mount: str = "secret",
-                     timeout: float = 5.0) -> VaultStore:
-        """A store logged in with AppRole whose token is renewed in the background until :meth:`close`."""
+    def with_login(cls, addr: str, credentials: LoginCredentials, *, mount: str = "secret",
+                   timeout: float = 5.0) -> VaultStore:
+        """A store logged in with ``credentials`` (AppRole or Kubernetes) whose token is renewed in the
+        background until :meth:`close`."""
         store = cls(addr, "", mount=mount, timeout=timeout)
         store.keeper = TokenKeeper(store._client, credentials)
         store.keeper.login()
         store.keeper.start()
         return store
 
+    with_approle = with_login
+
     def close(self) -> None:
-        """Stop renewing the token (AppRole stores)."""
+        """Stop renewing the token (stores that logged in)."""
         if self.keeper is not None:
             self.keeper.stop()
 

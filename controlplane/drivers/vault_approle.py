@@ -1,6 +1,7 @@
 """AppRole login for the services (``CONTROLPLANE_VAULT_ROLE_ID`` / ``..._SECRET_ID``), and a thread that keeps
 the token alive: renewed at two thirds of its lifetime, a fresh login when renewal is refused (the token
-reached its maximum lifetime) or failed.
+reached its maximum lifetime) or failed. The keeper logs in with any :class:`LoginCredentials` (AppRole
+here, Kubernetes service accounts in :mod:`.vault_kubernetes`).
 
 hvac and requests errors are translated into :mod:`controlplane.errors` here.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import hvac
 import hvac.exceptions
@@ -23,6 +25,16 @@ RETRY_SECONDS = 5.0
 """Wait before the next try when neither renewal nor login worked (Vault away, say)."""
 
 
+class LoginCredentials(Protocol):
+    """What a Vault auth method needs to log in; ``method`` names it in messages."""
+
+    method: str
+
+    def login(self, client: hvac.Client) -> dict[str, Any]:
+        """Log ``client`` in (it uses the new token from then on); returns Vault's response."""
+        ...
+
+
 @dataclass(frozen=True)
 class AppRoleCredentials:
     """A role id and secret id, and where the AppRole auth method is mounted."""
@@ -30,12 +42,17 @@ class AppRoleCredentials:
     role_id: str
     secret_id: str
     mount: str = "approle"
+    method: str = "AppRole"
+
+    def login(self, client: hvac.Client) -> dict[str, Any]:
+        """Log in with the role id and secret id."""
+        return client.auth.approle.login(role_id=self.role_id, secret_id=self.secret_id, mount_point=self.mount)
 
 
 class TokenKeeper:
-    """Logs ``client`` in with AppRole and keeps its token valid until :meth:`stop`."""
+    """Logs ``client`` in (AppRole, Kubernetes) and keeps its token valid until :meth:`stop`."""
 
-    def __init__(self, client: hvac.Client, credentials: AppRoleCredentials) -> None:
+    def __init__(self, client: hvac.Client, credentials: LoginCredentials) -> None:
         self.client = client
         self.credentials = credentials
         self.ttl = 0.0
@@ -44,15 +61,13 @@ class TokenKeeper:
 
     def login(self) -> None:
         """Log in now; the client uses the new token from then on."""
+        method = self.credentials.method
         try:
-            response = self.client.auth.approle.login(
-                role_id=self.credentials.role_id, secret_id=self.credentials.secret_id,
-                mount_point=self.credentials.mount,
-            )
+            response = self.credentials.login(self.client)
         except (hvac.exceptions.InvalidRequest, hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized) as exc:
-            raise PermanentError(f"Vault refused the AppRole login: {exc}", component=COMPONENT) from exc
+            raise PermanentError(f"Vault refused the {method} login: {exc}", component=COMPONENT) from exc
         except (hvac.exceptions.VaultError, requests.RequestException) as exc:
-            raise TemporaryError(f"AppRole login failed: {exc}", component=COMPONENT) from exc
+            raise TemporaryError(f"{method} login failed: {exc}", component=COMPONENT) from exc
         self.ttl = float(response["auth"]["lease_duration"])
 
     def start(self) -> TokenKeeper:

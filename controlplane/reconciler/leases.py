@@ -116,6 +116,19 @@ def release(conn: sa.Connection, lease: Lease) -> None:
     )
 
 
+def hand_back(conn: sa.Connection, holder: str, object_ids: list[UUID]) -> int:
+    """A stopping worker gives up the leases of runs it could not finish: due again now, for any worker (the
+    attempt is not counted: the run was interrupted, not failed). Returns how many were still held."""
+    if not object_ids:
+        return 0
+    rows = conn.execute(
+        sa.text("UPDATE work_leases SET holder = NULL, expires_at = NULL, next_attempt_at = now() "
+                "WHERE holder = :holder AND object_id = ANY(:ids) RETURNING object_id"),
+        {"holder": holder, "ids": object_ids},
+    )
+    return len(rows.fetchall())
+
+
 def retry_later(conn: sa.Connection, lease: Lease, delay: float, error: str) -> None:
     """Give the lease back with one more failed attempt, due again in ``delay`` seconds."""
     conn.execute(

@@ -18,9 +18,11 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from controlplane.drivers.terraform_process import kill_running
 from controlplane.util import metrics
 
 from . import leases
@@ -54,7 +56,7 @@ def make_holder() -> str:
 
 
 class Worker:
-    """One worker; ``start()`` returns at once, ``stop()`` cancels running runs and waits for them."""
+    """One worker; ``start()`` returns at once, ``stop()`` cancels running runs and waits for them (bounded)."""
 
     def __init__(self, ctx: RunContext, config: WorkerConfig) -> None:
         self._gateway = Gateway() if config.gateway and ctx.gateway is None else None
@@ -62,6 +64,7 @@ class Worker:
         self.config = config
         self.holder = ctx.holder
         self._stop = threading.Event()
+        self._halted = threading.Event()  # set once no run is left: the heartbeat renews leases until then
         self._wake = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="run")
         self._active: dict[UUID, tuple[Future[str], threading.Event]] = {}
@@ -83,19 +86,44 @@ class Worker:
         """Look for work now instead of at the next poll."""
         self._wake.set()
 
-    def stop(self, timeout: float = 60.0) -> None:
-        """Stop claiming, cancel the runs in progress (their leases are given back), wait for them."""
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Stop claiming, cancel the runs in progress and wait up to ``timeout`` seconds for them to end (each
+        gives its lease back as it closes); hand back the leases of the runs still going then, so another
+        worker takes them at once. True when every run ended; False when some were abandoned (their threads
+        may still be running: the caller's process should exit)."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
+        if self._threads:  # the loop may be claiming right now: let it finish, so no new run escapes the cancel
+            self._threads[0].join(timeout=min(5.0, timeout))
         with self._lock:
-            for _, cancel in self._active.values():
-                cancel.set()
+            running = dict(self._active)
+        for _, cancel in running.values():
+            cancel.set()
+        _, left = wait_futures([future for future, _ in running.values()],
+                               timeout=max(0.0, deadline - time.monotonic()))
+        abandoned = [object_id for object_id, (future, _) in running.items() if future in left]
+        self._halted.set()
+        if abandoned:
+            kill_running([running[object_id][1] for object_id in abandoned])
+            self._hand_back(abandoned)
         for thread in self._threads:
-            thread.join(timeout=timeout)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+        self._pool.shutdown(wait=not abandoned, cancel_futures=True)
         if self._gateway is not None:
             self._gateway.stop()
-        log.info("worker %s stopped", self.holder)
+        log.info("worker %s stopped%s", self.holder,
+                 f"; {len(abandoned)} unfinished runs abandoned, their leases handed back" if abandoned else "")
+        return not abandoned
+
+    def _hand_back(self, object_ids: list[UUID]) -> None:
+        try:
+            with system_tx(self.ctx.engine) as conn:
+                count = leases.hand_back(conn, self.holder, object_ids)
+        except Exception:  # PostgreSQL away: the leases expire by themselves after lease_ttl
+            log.exception("worker %s: handing back %d leases failed", self.holder, len(object_ids))
+            return
+        log.warning("worker %s: %d runs did not end in time; their leases are handed back", self.holder, count)
 
     @property
     def busy(self) -> int:
@@ -154,7 +182,7 @@ class Worker:
 
     def _heartbeat(self) -> None:
         interval = max(0.2, self.config.lease_ttl / 3)
-        while not self._stop.wait(interval):
+        while not self._halted.wait(interval):
             with self._lock:
                 held = dict(self._active)
             if not held:

@@ -56,8 +56,8 @@ def credentials(server: EmbeddedOpenBao, role: str) -> AppRoleCredentials:
 def test_worker_token_reads_but_cannot_write_clusters_or_read_the_signing_key(openbao: EmbeddedOpenBao) -> None:
     root = VaultStore(openbao.addr, openbao.token)
     assert "secret/" in hvac.Client(url=openbao.addr, token=openbao.token).sys.list_mounted_secrets_engines()["data"]
-    api = VaultStore.with_approle(openbao.addr, credentials(openbao, "api"))
-    worker = VaultStore.with_approle(openbao.addr, credentials(openbao, "worker"))
+    api = VaultStore.with_login(openbao.addr, credentials(openbao, "api"))
+    worker = VaultStore.with_login(openbao.addr, credentials(openbao, "worker"))
     try:
         api.write(CLUSTER, {"token_id": "root@pam!cp", "token_secret": "s3cret"})
         key = load_or_create_key(api)
@@ -84,7 +84,7 @@ def test_worker_token_reads_but_cannot_write_clusters_or_read_the_signing_key(op
 
 
 def test_tokens_are_renewed_in_the_background(openbao: EmbeddedOpenBao) -> None:
-    worker = VaultStore.with_approle(openbao.addr, credentials(openbao, "worker"))
+    worker = VaultStore.with_login(openbao.addr, credentials(openbao, "worker"))
     try:
         client = worker._client
         first = client.auth.token.lookup_self()["data"]
