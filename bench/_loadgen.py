@@ -30,7 +30,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 async def run(url: str, *, rate: float, duration: float, method: str, body: str | None, expect: int,
               token: str, connections: int) -> dict[str, object]:
-    """Send ``rate × duration`` requests on schedule; the figures as a dict."""
+    """Send ``rate * duration`` requests on schedule; the figures as a dict."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if body is not None:
         headers["Content-Type"] = "application/json"

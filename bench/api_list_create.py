@@ -159,12 +159,13 @@ def main() -> None:
         _rls(api.owner_url, True)
         print(f"API benchmark: {args.vms} VMs in one project, as a project member; load from a separate process "
               f"(open loop): list {args.rate:g} req/s for {args.duration:g} s, create {args.create_rate:g} req/s "
-              f"for {args.create_duration:g} s; load average {open('/proc/loadavg').read().split()[:3]}\n")
+              f"for {args.create_duration:g} s; load average {Path('/proc/loadavg').read_text().split()[:3]}\n")
         print(f"{'run':<20} {'list rps':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}   {'create rps':>10} "
-              f"{'p50 ms':>7} {'p99 ms':>7}")
+              f"{'p50 ms':>7} {'p99 ms':>7}  failed (list/create)")
         for label, lst, crt in rows:
             print(f"{label:<20} {lst['sent_rate']:8.1f} {lst['p50_ms']:7.1f} {lst['p90_ms']:7.1f} {lst['p99_ms']:7.1f}"
-                  f"   {crt['sent_rate']:10.1f} {crt['p50_ms']:7.1f} {crt['p99_ms']:7.1f}")
+                  f"   {crt['sent_rate']:10.1f} {crt['p50_ms']:7.1f} {crt['p99_ms']:7.1f}  "
+                  f"{sum(lst['errors'].values())}/{sum(crt['errors'].values())}")
         print(f"{'floor (SQL + JSON)':<20} {'':>8} {floor50:7.2f} {'':>7} {floor99:7.2f}")
         base = [rows[0][1], rows[2][1]]
         base_c = [rows[0][2], rows[2][2]]
@@ -173,10 +174,12 @@ def main() -> None:
         def mean(runs: list[dict[str, Any]], key: str) -> float:
             return sum(r[key] for r in runs) / len(runs)
 
-        print(f"\nRLS overhead (RLS on / mean of baselines): list p50 {rls_list['p50_ms'] / mean(base, 'p50_ms'):.2f}x "
-              f"p99 {rls_list['p99_ms'] / mean(base, 'p99_ms'):.2f}x; create p50 "
-              f"{rls_create['p50_ms'] / mean(base_c, 'p50_ms'):.2f}x p99 {rls_create['p99_ms'] / mean(base_c, 'p99_ms'):.2f}x")
-        print(f"list / floor (RLS on): p50 {rls_list['p50_ms'] / floor50:.1f}x, p99 {rls_list['p99_ms'] / floor99:.1f}x")
+        print(f"\nRLS overhead (RLS on / mean of baselines): list p50 {rls_list['p50_ms'] / mean(base, 'p50_ms'):.2f}x"
+              f" p99 {rls_list['p99_ms'] / mean(base, 'p99_ms'):.2f}x; create p50 "
+              f"{rls_create['p50_ms'] / mean(base_c, 'p50_ms'):.2f}x "
+              f"p99 {rls_create['p99_ms'] / mean(base_c, 'p99_ms'):.2f}x")
+        print(f"list / floor (RLS on): p50 {rls_list['p50_ms'] / floor50:.1f}x, "
+              f"p99 {rls_list['p99_ms'] / floor99:.1f}x")
         print(f"SUMMARY api list p50 {rls_list['p50_ms']:.1f} ms p99 {rls_list['p99_ms']:.1f} ms at "
               f"{rls_list['sent_rate']:.0f} req/s; create p99 {rls_create['p99_ms']:.1f} ms at "
               f"{rls_create['sent_rate']:.0f} req/s; floor p50 {floor50:.2f} ms")

@@ -70,7 +70,8 @@ def test_list_get_and_create_run_a_fixed_number_of_statements(world: World, coll
         listed = _statements(world, lambda: member.get(f"/api/v1/{collection}", params={"limit": 50}))
         assert len(member.get(f"/api/v1/{collection}").json()["items"]) == n
         counts["list"].append(len(listed))
-        counts["get"].append(len(_statements(world, lambda: member.get(f"/api/v1/{collection}/{ids[-1]}"))))
+        last = ids[-1]
+        counts["get"].append(len(_statements(world, lambda last=last: member.get(f"/api/v1/{collection}/{last}"))))
         with counted(world.api.engine) as created:
             ids += _add(world, member, collection, range(n, n + 1))
         counts["create"].append(len(created))
