@@ -147,7 +147,7 @@ def main() -> None:
         if args.profile:
             _profile(api, args.profile)
             return
-        floor50, floor99 = _floor(api, 1000)
+        floor50, floor99 = _floor(api, 1000)  # never 0: a query takes time
         rows = []
         for label, enabled in (("baseline (RLS off)", False), ("RLS on", True), ("baseline again", False)):
             _rls(api.owner_url, enabled)
@@ -172,7 +172,7 @@ def main() -> None:
         rls_list, rls_create = rows[1][1], rows[1][2]
 
         def mean(runs: list[dict[str, Any]], key: str) -> float:
-            return sum(r[key] for r in runs) / len(runs)
+            return sum(r[key] for r in runs) / len(runs) or float("nan")  # nan: every request failed
 
         print(f"\nRLS overhead (RLS on / mean of baselines): list p50 {rls_list['p50_ms'] / mean(base, 'p50_ms'):.2f}x"
               f" p99 {rls_list['p99_ms'] / mean(base, 'p99_ms'):.2f}x; create p50 "
