@@ -176,6 +176,7 @@ class SeededApi:
     engine: sa.Engine
     member: str
     member_token: str
+    app: Any = None
 
 
 @contextmanager
@@ -189,7 +190,8 @@ def seeded_api(vms: int, pool_size: int) -> Iterator[SeededApi]:
         try:
             cluster = register_cluster(engine, st.vault, "demo", sim.url, sim.token_id, sim.token_secret,
                                        ca_cert_pem=Path(sim.ca_file).read_text(), verify_tls=True, prober=probe)
-            live = serve(create_app(AppDeps(settings=api_settings(), app_engine=engine, vault=st.vault)))
+            app = create_app(AppDeps(settings=api_settings(), app_engine=engine, vault=st.vault))
+            live = serve(app)
             try:
                 seed_user(engine, "admin@bench.test", "admin")
                 admin = httpx.Client(base_url=live.url, timeout=600)
@@ -209,7 +211,7 @@ def seeded_api(vms: int, pool_size: int) -> Iterator[SeededApi]:
                 member_token = httpx.post(live.url + "/api/v1/auth/login", json={
                     "email": member, "password": PASSWORD}).json()["access_token"]
                 yield SeededApi(url=live.url, owner_url=urls.owner, engine=engine, member=member,
-                                member_token=member_token)
+                                member_token=member_token, app=app)
             finally:
                 live.server.should_exit = True
                 live.thread.join(timeout=10)

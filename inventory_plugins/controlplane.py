@@ -187,16 +187,28 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return result.to_data()
 
     def _populate(self, data: list[dict]) -> None:
+        """Add the hosts, their groups and variables, then the constructed features (when configured).
+
+        The per-host work is Ansible's: ``set_variable`` through ansible-core 2.19's inventory wrapper visits
+        every value to tag its origin and trust, and checks every name, once per variable. Our values are plain
+        JSON from the database (already untrusted, so never templated) under names we chose, so each host's
+        variables are set in one step on the host itself, and each group is added once.
+        """
         strict = self.get_option("strict")
         compose, groups, keyed = (self.get_option(n) for n in ("compose", "groups", "keyed_groups"))
+        inventory = getattr(self.inventory, "__wrapped__", self.inventory)  # the InventoryData behind the wrapper
+        known: set[str] = set()
         for entry in data:
-            name = self.inventory.add_host(entry["name"])
+            name = inventory.add_host(entry["name"])
             for group in entry["groups"]:
-                self.inventory.add_child(self.inventory.add_group(group), name)
-            for var, value in entry["vars"].items():
-                self.inventory.set_variable(name, var, _unsafe(value))
+                if group not in known:
+                    inventory.add_group(group)
+                    known.add(group)
+                inventory.add_child(group, name)
+            host = inventory.get_host(name)
+            host.vars.update({var: _unsafe(value) for var, value in entry["vars"].items()})
             if compose or groups or keyed:
-                hostvars = self.inventory.get_host(name).get_vars()
+                hostvars = host.get_vars()
                 self._set_composite_vars(compose, hostvars, name, strict=strict)
                 self._add_host_to_composed_groups(groups, hostvars, name, strict=strict)
                 self._add_host_to_keyed_groups(keyed, hostvars, name, strict=strict)

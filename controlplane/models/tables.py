@@ -140,6 +140,7 @@ def _guest_table(name: str) -> sa.Table:
              postgresql_where=table.c.deleted_at.is_(None))
     sa.Index(f"{name}_tenant_idx", table.c.tenant_id)
     sa.Index(f"{name}_project_idx", table.c.project_id)
+    sa.Index(f"{name}_name_order_idx", table.c.name, table.c.id, postgresql_where=table.c.deleted_at.is_(None))
     sa.Index(f"{name}_pending_idx", table.c.id, postgresql_where=sa.or_(
         table.c.observed_generation < table.c.generation, table.c.deleted_at.is_not(None)))
     return table
