@@ -14,6 +14,7 @@ from rich.console import Console
 
 from controlplane import __version__
 from controlplane.config import Settings, get_settings
+from controlplane.demo_cli import demo_command
 from controlplane.errors import ControlPlaneError
 from controlplane.gitops.cli import register as register_gitops
 from controlplane.pvesim.cli import pvesim_command
@@ -28,6 +29,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("pvesim")(pvesim_command)
+app.command("demo")(demo_command)
 register_gitops(app)
 
 log = logging.getLogger("controlplane")

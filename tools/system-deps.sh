@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages the tests need are installed: redis-server, openssh-server, chromium (the
-# portal's browser tests) and npm (the portal's pinned browser code).
+# portal's browser tests), npm (the portal's pinned browser code) and docker-compose (compose.yaml's check).
 # As root it installs what is missing; otherwise it names the command to run and fails.
 set -euo pipefail
 
@@ -9,9 +9,10 @@ command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)
+command -v docker-compose >/dev/null || missing+=(docker-compose)  # checks compose.yaml (no daemon needed)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system: redis-server, sshd, chromium and npm present"
+  echo "system: redis-server, sshd, chromium, npm and docker-compose present"
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
