@@ -237,8 +237,10 @@ def user_create(
 
     password = _read_password()
     operator = Caller(user_id=None, tenant_id=None, role="admin", email="cli")
-    with _database(data_dir) as owner_url:
-        engine = create_app_engine(None, owner_url)
+    database = _database(data_dir)
+    with database as owner_url:
+        app_url = database.settings.app_database_url
+        engine = create_app_engine(app_url.get_secret_value() if app_url else None, owner_url)
         try:
             with translated(), session_scope(engine, RequestContext(role="admin")) as session:
                 row = users.create_unchecked(session, operator, email, password, role, tenant)
