@@ -12,7 +12,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     -D "$PGDATA" >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
-  pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql" -w start >/dev/null
   for script in /docker-entrypoint-initdb.d/*.sh; do
     [ -e "$script" ] && bash "$script"
   done
@@ -21,6 +21,6 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 fi
 if [ "${1:-}" = postgres ]; then
   shift
-  exec postgres -c listen_addresses="${POSTGRES_LISTEN_ADDRESSES:-*}" "$@"
+  exec postgres -c listen_addresses="${POSTGRES_LISTEN_ADDRESSES:-*}" -c unix_socket_directories=/var/run/postgresql "$@"
 fi
 exec "$@"
