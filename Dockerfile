@@ -30,12 +30,14 @@ WORKDIR /opt/controlplane
 COPY tools/ tools/
 RUN bash tools/build.sh && rm -rf /tmp/gopath /tmp/gocache .tools/cache
 
-# The package and its dependencies (ansible-core among them) in a virtual environment.
-COPY pyproject.toml README.md ./
-COPY controlplane/__init__.py controlplane/__init__.py
+# The package's dependencies (ansible-core among them) in a virtual environment: a layer of their own, made
+# again only when pyproject.toml changes.
+COPY pyproject.toml ./
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --quiet --upgrade pip \
- && /opt/venv/bin/pip install --no-cache-dir --quiet -e .
+ && /opt/venv/bin/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+      > /tmp/requirements.txt \
+ && /opt/venv/bin/pip install --no-cache-dir --quiet -r /tmp/requirements.txt && rm /tmp/requirements.txt
 # The portal's pinned browser code (package-lock.json), as `make assets` installs it.
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error --omit=dev \
@@ -46,7 +48,7 @@ COPY playbooks/ playbooks/
 COPY inventory_plugins/ inventory_plugins/
 COPY vault/ vault/
 COPY deploy/compose/ deploy/compose/
-COPY ansible.cfg controlplane.yml ./
+COPY ansible.cfg controlplane.yml README.md ./
 RUN mkdir -p controlplane/portal/static/vendor && cp /tmp/vendor/* controlplane/portal/static/vendor/ \
  && /opt/venv/bin/pip install --no-cache-dir --quiet --no-deps -e . \
  && find /opt/controlplane -name __pycache__ -prune -exec rm -rf {} + \
