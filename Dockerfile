@@ -26,8 +26,11 @@ ENV PATH=/usr/local/go/bin:$PATH GOPROXY=$GOPROXY GOPATH=/tmp/gopath GOCACHE=/tm
 WORKDIR /opt/controlplane
 
 # The pinned OpenTofu and the bpg/proxmox provider mirror, from the same tools/ module as `make tools`
-# (into /opt/controlplane/.tools, where the package looks for them); the Go caches are not kept.
-COPY tools/ tools/
+# (into /opt/controlplane/.tools, where the package looks for them); the Go caches are not kept. Only what
+# the Go build reads is copied here, so that this long layer is made again only when the pins change.
+COPY tools/build.sh tools/versions.env tools/
+COPY tools/tofu/ tools/tofu/
+COPY tools/bpg/ tools/bpg/
 RUN bash tools/build.sh && rm -rf /tmp/gopath /tmp/gocache .tools/cache
 
 # The package's dependencies (ansible-core among them) in a virtual environment: a layer of their own, made
@@ -54,6 +57,7 @@ RUN mkdir -p controlplane/portal/static/vendor && cp /tmp/vendor/* controlplane/
  && find /opt/controlplane -name __pycache__ -prune -exec rm -rf {} + \
  && /opt/venv/bin/python -m compileall -q /opt/controlplane/controlplane
 # The Ansible collection controlplane.controlplane (its inventory plugin), installed where ansible looks.
+COPY tools/build_collection.py tools/
 RUN /opt/venv/bin/python tools/build_collection.py --output-dir /tmp/collection \
  && PATH=/opt/venv/bin:$PATH ansible-galaxy collection install -p /usr/share/ansible/collections \
       /tmp/collection/controlplane-controlplane-*.tar.gz >/dev/null \
