@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 SCHEMA ?= ../shared/pve-api/apischema.json
 
-.PHONY: help run test test-fast schema-check tools system-deps lint clean collection assets
+.PHONY: help run test test-fast schema-check tools system-deps lint clean collection assets compose-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ test-fast: $(VENV)/.installed-test system-deps lint ## Unit and quick integratio
 
 schema-check: $(VENV)/.installed-test ## Maintainers: compare the simulator with the official PVE API schema (SCHEMA=path)
 	$(BIN)/python -m pytest -q tests/maintainer --official-schema=$(SCHEMA)
+
+compose-test: $(VENV)/.installed-test ## Build the image, run compose.yaml on Docker and check it (as root; docs/compose.md)
+	$(BIN)/python tests/compose/run.py
 
 clean: ## Remove .venv and .tools (keeps .data)
 	rm -rf $(VENV) .tools

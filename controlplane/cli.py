@@ -16,6 +16,7 @@ from rich.console import Console
 from controlplane import __version__
 from controlplane.backup.cli import backup_command, restore_command
 from controlplane.config import Settings, get_settings
+from controlplane.demo_cli import demo_command
 from controlplane.errors import ControlPlaneError
 from controlplane.gitops.cli import register as register_gitops
 from controlplane.pvesim.cli import pvesim_command
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.command("pvesim")(pvesim_command)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
+app.command("demo")(demo_command)
 register_gitops(app)
 
 log = logging.getLogger("controlplane")

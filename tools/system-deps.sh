@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages the tests need are installed: redis-server, openssh-server, chromium (the
-# portal's browser tests), npm (the portal's pinned browser code) and postgresql (a Debian PostgreSQL server for
-# the production-topology test).
+# portal's browser tests), npm (the portal's pinned browser code), postgresql (a Debian PostgreSQL server for
+# the production-topology test) and docker-compose (compose.yaml's check).
 # As root it installs what is missing; otherwise it names the command to run and fails.
 set -euo pipefail
 
@@ -11,9 +11,10 @@ command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v docker-compose >/dev/null || missing+=(docker-compose)  # checks compose.yaml (no daemon needed)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system: redis-server, sshd, chromium, npm and postgresql present"
+  echo "system: redis-server, sshd, chromium, npm, postgresql and docker-compose present"
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then

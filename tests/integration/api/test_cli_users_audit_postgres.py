@@ -81,3 +81,15 @@ def test_an_admin_verifies_the_chain_through_the_app_role_and_nobody_else_can(wo
         conn.execute("UPDATE audit_events SET actor = 'someone-else' WHERE id = %s", (victim,))
     broken = Db(world.api.engine, admin).read(lambda s: audit.verify_chain_as(s, admin))
     assert not broken.ok and f"event {victim}" in broken.problem and "modified" in broken.problem
+
+
+def test_user_create_logs_in_with_the_configured_app_role_url(api: Api, database: DatabaseUrls) -> None:
+    from controlplane.util.net import refused_port
+
+    with refused_port() as port:
+        env = _env(database) | {"CONTROLPLANE_APP_DATABASE_URL": f"postgresql://controlplane_app@127.0.0.1:{port}/x"}
+        result = runner.invoke(app, ["user", "create", "app-url@example.test", "--role", "admin"],
+                               input=PASSWORD + "\n", env=env)
+    assert result.exit_code != 0  # it connected where the setting says, not to the owner URL's server
+    resp = api.client().post("/api/v1/auth/login", json={"email": "app-url@example.test", "password": PASSWORD})
+    assert resp.status_code == 401
