@@ -5,8 +5,8 @@ one page. Without an index in that order PostgreSQL reads and sorts every visibl
 (65 ms for the first 50 of 10,000 VMs of one project); with it, it walks the index and stops after the
 page.
 
-Revision ID: 0015_guest_list_order
-Revises: 0014_audit_chain_for_admins
+Revision ID: 0016_guest_list_order
+Revises: 0015_git_source_known_hosts
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0015_guest_list_order"
-down_revision = "0014_audit_chain_for_admins"
+revision = "0016_guest_list_order"
+down_revision = "0015_git_source_known_hosts"
 branch_labels = None
 depends_on = None
 
