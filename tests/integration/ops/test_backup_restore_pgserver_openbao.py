@@ -23,6 +23,8 @@ from tests.fixtures.postgres import create_database
 from tests.fixtures.vault import VaultServer
 
 _mounts = itertools.count(1)
+pytestmark = pytest.mark.slow  # each test runs pg_dump / pg_restore and several CLI processes (20 s and more)
+
 SECRET = "s3cr3t-token-value-4f1c"
 OLDER = "0012_conditions_once"
 
