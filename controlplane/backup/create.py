@@ -63,15 +63,8 @@ def _dump(db: targets.Database, out: Path, progress: Progress) -> manifest.Postg
         total = len(facts.tables)
         progress.step(f"PostgreSQL {facts.server_version}: dumping {total} tables "
                       f"({sum(facts.tables.values())} rows) with pg_dump {tool.version}")
-        done = 0
-
-        def on_table(name: str) -> None:
-            nonlocal done
-            done += 1
-            progress.item("tables", done, total, name)
-
         with files.private_file(out / manifest.POSTGRES_DUMP) as fd:
-            pg_tools.dump(tool, db.owner_url, fd, on_table, snapshot=snapshot_id)
+            pg_tools.dump(tool, db.owner_url, fd, progress.counter("tables", total), snapshot=snapshot_id)
     return manifest.PostgresPart(source="embedded" if db.embedded else "external",
                                  server_version=facts.server_version, pg_dump_version=tool.version,
                                  tables=facts.tables)

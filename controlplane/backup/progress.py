@@ -26,3 +26,14 @@ class Progress:
         if done >= total or now - self._last >= self.interval:
             self._last = now
             self.say(f"  {what}: {done}/{total}" + (f" ({name})" if name else ""))
+
+    def counter(self, what: str, total: int) -> Callable[[str], None]:
+        """A callback to call once per finished item of ``what`` (with its name), reporting as :meth:`item`."""
+        done = 0
+
+        def finished(name: str) -> None:
+            nonlocal done
+            done += 1
+            self.item(what, done, total, name)
+
+        return finished

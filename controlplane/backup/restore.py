@@ -144,14 +144,7 @@ def _restore_database(tool: pg_tools.Tool, db: targets.Database, archive: Path, 
     total = len(found.postgresql.tables)
     progress.step(f"PostgreSQL: restoring {total} tables ({sum(found.postgresql.tables.values())} rows) "
                   f"with pg_restore {tool.version}, in one transaction")
-    done = 0
-
-    def on_table(name: str) -> None:
-        nonlocal done
-        done += 1
-        progress.item("tables", done, total, name)
-
-    pg_tools.restore(tool, db.owner_url, archive, on_table)
+    pg_tools.restore(tool, db.owner_url, archive, progress.counter("tables", total))
 
 
 def _write_secrets(store: VaultStore, export: VaultExport, *, force: bool, progress: Progress) -> None:
