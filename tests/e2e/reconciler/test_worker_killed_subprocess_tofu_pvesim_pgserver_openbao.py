@@ -6,7 +6,6 @@ killed worker is a real subprocess."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import psycopg
 
 from controlplane.util.net import wait_for
+from tests.fixtures.reconciler import worker_env
 from tests.integration.reconciler.harness import (
     VM,
     create_guest,
@@ -35,9 +35,7 @@ def test_killed_during_apply_is_finished_by_another_worker(make_rig, database, v
                                                             pvesim_factory, tmp_path: Path) -> None:
     sim = pvesim_factory(nodes=1, task_seconds=4)
     world = make_rig(sim)
-    env = {**os.environ, "CONTROLPLANE_DATABASE_URL": database.owner, "CONTROLPLANE_APP_DATABASE_URL": database.app,
-           "CONTROLPLANE_VAULT_ADDR": vault_server.addr, "CONTROLPLANE_VAULT_TOKEN": vault_server.token,
-           "CONTROLPLANE_TF_BINARY": str(toolchain.tofu), "CONTROLPLANE_DATA_DIR": str(tmp_path / "worker-a")}
+    env = worker_env(database, vault_server, toolchain, tmp_path / "worker-a")
     proc = subprocess.Popen(
         [sys.executable, "-m", "controlplane.cli", "worker", "--concurrency", "1", "--poll-interval", "0.3",
          "--lease-ttl", "3", "--resync-interval", "30"],

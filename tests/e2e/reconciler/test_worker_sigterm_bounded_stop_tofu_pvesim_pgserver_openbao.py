@@ -8,7 +8,6 @@ PostgreSQL, OpenBao, OpenTofu + bpg, pvesim; the stopped worker is a real subpro
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import psycopg
 
 from controlplane.util.net import wait_for
+from tests.fixtures.reconciler import worker_env
 from tests.integration.reconciler.harness import VM, create_guest, log_of, runs_of, wait_ready
 
 STOP_TIMEOUT = 2.0
@@ -43,9 +43,7 @@ def _sigterm_during_apply(make_rig, database, vault_server, toolchain, pvesim_fa
     exit status, stderr, seconds the stop took)."""
     sim = pvesim_factory(nodes=1, task_seconds=30)
     world = make_rig(sim)
-    env = {**os.environ, "CONTROLPLANE_DATABASE_URL": database.owner, "CONTROLPLANE_APP_DATABASE_URL": database.app,
-           "CONTROLPLANE_VAULT_ADDR": vault_server.addr, "CONTROLPLANE_VAULT_TOKEN": vault_server.token,
-           "CONTROLPLANE_TF_BINARY": str(toolchain.tofu), "CONTROLPLANE_DATA_DIR": str(tmp_path / "worker-a")}
+    env = worker_env(database, vault_server, toolchain, tmp_path / "worker-a")
     proc = subprocess.Popen(
         [sys.executable, "-m", "controlplane.cli", "worker", "--concurrency", "1", "--poll-interval", "0.3",
          "--lease-ttl", str(LEASE_TTL), "--resync-interval", "30", "--stop-timeout", str(stop_timeout)],
