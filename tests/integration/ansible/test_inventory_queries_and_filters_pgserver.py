@@ -4,6 +4,7 @@ and ``kinds`` filters, on their own and together through the real ``ansible-inve
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,17 @@ GUESTS = [
 
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every SQL statement sent through a psycopg cursor while the test runs."""
+    """Every SQL statement this test's thread sends through a psycopg cursor while the test runs.
+
+    Only this thread's: a server or worker thread that an earlier test in the same process left behind
+    (a pool's ping, a lease renewal) must not count as the inventory's."""
     sent: list[str] = []
     execute = psycopg.Cursor.execute
+    this_thread = threading.get_ident()
 
     def counting(self: psycopg.Cursor, query: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(str(query))
+        if threading.get_ident() == this_thread:
+            sent.append(str(query))
         return execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", counting)
