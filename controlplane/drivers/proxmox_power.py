@@ -1,4 +1,5 @@
-"""Power actions on one guest through the Proxmox VE API (proxmoxer), waiting for the task to finish.
+"""Power actions on one guest, and its removal, through the Proxmox VE API (proxmoxer), waiting for each
+task to finish.
 
 ``set_power`` is idempotent: it reads the guest's current state first and does nothing when the guest is
 already as wanted. Each action posts ``status/<action>`` and polls the task until it stops; a task that
@@ -74,4 +75,22 @@ def set_power(access: ProxmoxAccess, kind: str, node: str, vmid: int, power: str
     return True
 
 
-__all__ = ["ACTIONS", "POWER_OF_ACTION", "GuestGone", "current_power", "run_action", "set_power", "wait_task"]
+def destroy_guest(access: ProxmoxAccess, kind: str, node: str, vmid: int, *, timeout: float = 300.0) -> bool:
+    """Stop and delete the guest with its disks; False when it did not exist. For a guest the control
+    plane made and OpenTofu cannot take over (a half-made container: see the reconciler's adoption)."""
+    try:
+        set_power(access, kind, node, vmid, "stopped", timeout=timeout)
+    except GuestGone:
+        return False
+    client = access.client()
+    guest = getattr(client.nodes(node), API_OF_KIND[kind])(vmid)
+    try:
+        upid = call(f"deleting {vmid}", lambda: guest.delete(purge=1, **{"destroy-unreferenced-disks": 1}))
+    except GuestGone:
+        return False
+    wait_task(client, node, str(upid), timeout=timeout)
+    return True
+
+
+__all__ = ["ACTIONS", "POWER_OF_ACTION", "GuestGone", "current_power", "destroy_guest", "run_action", "set_power",
+           "wait_task"]

@@ -3,7 +3,8 @@ a crashed run created, apply with OpenTofu, reach the desired power, configure, 
 
 from __future__ import annotations
 
-from controlplane.drivers.proxmox_observe import guest_status
+from controlplane.drivers.proxmox_observe import ProxmoxAccess, guest_status
+from controlplane.drivers.proxmox_power import destroy_guest
 from controlplane.drivers.terraform import GuestModule
 from controlplane.errors import TemporaryError
 
@@ -21,13 +22,13 @@ from .terraform_run import Outcome, applied_digest, converge
 from .translate import module_variables
 
 
-def _adopt_needed(ctx: RunContext, obj: ManagedObject, access: object, run: RunRecorder) -> bool:
+def _adopt_needed(ctx: RunContext, obj: ManagedObject, access: ProxmoxAccess, run: RunRecorder) -> bool:
     """With a pending create: does the guest exist already (a crashed run created it)? A different guest
     holding the VMID makes the intent void: it is dropped and the run retried with a new VMID."""
     if not obj.status.get("create_pending"):
         return False
     vmid, node = int(obj.status["vmid"]), str(obj.status["node"])
-    current = guest_status(access, obj.kind.name, node, vmid)  # type: ignore[arg-type]
+    current = guest_status(access, obj.kind.name, node, vmid)
     if current is None:
         return False
     if current.get("name") not in (obj.name, None):
@@ -37,6 +38,14 @@ def _adopt_needed(ctx: RunContext, obj: ManagedObject, access: object, run: RunR
             store.write_status(conn, obj)
         raise TemporaryError(f"VMID {vmid} is taken by another guest ({current.get('name')}); choosing again",
                              component="proxmox", delay=0.0)
+    if obj.kind.name == "Container":
+        # OpenTofu cannot take a container over: its template and keys are not readable from Proxmox, so an
+        # import plans a replace (and the provider's destroy of an imported container fails at once). The
+        # container is one a run of ours began and never finished, so nothing in it is the user's yet.
+        run.log(f"CT {vmid} exists already on {node}, left by a run that did not finish: removing it to create "
+                "it again (a container cannot be imported)")
+        destroy_guest(access, obj.kind.name, node, vmid)
+        return False
     run.log(f"VMID {vmid} exists already on {node}: adopting it into the workspace instead of creating it")
     return True
 
@@ -59,12 +68,12 @@ def _action(plan: dict[str, object], adopt: bool) -> str:
     return "update" if counts["update"] or counts["replace"] else "reconcile"
 
 
-def _in_sync(access: object, obj: ManagedObject) -> bool:
+def _in_sync(access: ProxmoxAccess, obj: ManagedObject) -> bool:
     """Does Proxmox show the guest as its last apply left it (there, of its kind and name, with the
     spec's cores and memory) and no drift is on record? One status read, no OpenTofu."""
     if obj.status.get("drift") or (get_condition(obj.conditions, DRIFTED) or {}).get("status") == "True":
         return False
-    current = guest_status(access, obj.kind.name, str(obj.status["node"]), int(obj.status["vmid"]))  # type: ignore[arg-type]
+    current = guest_status(access, obj.kind.name, str(obj.status["node"]), int(obj.status["vmid"]))
     if current is None or current.get("name") not in (obj.name, None):
         return False
     cores, memory = int(obj.spec.get("cores", 1)), int(obj.spec.get("memory_mb", 1024))
@@ -78,8 +87,10 @@ def _provision(ctx: RunContext, obj: ManagedObject, guest: GuestModule, creds: C
     digest = applied_digest(ctx.terraform, guest)
     if not adopt and obj.status.get("applied_digest") == digest and _in_sync(creds.access, obj):
         run.log("OpenTofu not run: the spec, the modules and the observed guest are as last applied")
-        return Outcome(plan={"counts": dict.fromkeys(("create", "update", "replace", "delete", "no_op"), 0),
-                             "skipped": True}, outputs={}, applied=False)
+        plan = {"counts": dict.fromkeys(("create", "update", "replace", "delete", "no_op"), 0),
+                "create": [], "update": [], "replace": [], "delete": [], "skipped": True}
+        run.note(plan=plan, adopt=False)  # recorded with the end of the run, like a plan that changes nothing
+        return Outcome(plan=plan, outputs={}, applied=False)
     outcome = converge(ctx.terraform, guest, workspace(obj.kind, obj.id), creds.terraform, run, adopt=adopt,
                        cancel=ctx.cancel)
     obj.status["applied_digest"] = digest
@@ -92,7 +103,7 @@ def converge_object(ctx: RunContext, obj: ManagedObject, run: RunRecorder) -> No
     only before a step that can take long (configuring the guest), so that it shows meanwhile."""
     with system_tx(ctx.engine) as conn:
         creds = load_cluster(conn, obj.cluster_id, ctx.vault, ctx.data_dir, ctx.gateway,
-                             route=str(run.id))  # type: ignore[arg-type]
+                             route=str(run.id))
     if obj.status.get("vmid") is None:
         record_intent(ctx, obj, creds, run)
     adopt = _adopt_needed(ctx, obj, creds.access, run)

@@ -77,6 +77,8 @@ def test_runs_without_a_change_start_no_tofu_and_a_resize_does(make_rig, pvesim_
             last = runs_of(world, first)[-1]
             assert last["state"] == "succeeded", last
             assert any("OpenTofu not run" in e["line"] for e in log_of(world, last["id"]))
+            assert last["summary"]["plan"]["skipped"] is True, last["summary"]  # the run still records its plan
+            assert set(last["summary"]["plan"]["counts"].values()) == {0}, last["summary"]
 
             before = started_processes()
             update_spec(world, VM, first, cores=2)
