@@ -289,6 +289,29 @@ def _sim_guests(sim: dict[str, str]) -> list[dict[str, Any]]:
     return [g for g in resp.json()["data"] if not g.get("template")]
 
 
+def _not_ready_report(top: Topology, user: Client, names: dict[str, str]) -> str:
+    """For each guest not Ready yet, its last runs (action, state, worker, error): what a timeout shows."""
+    try:
+        missing = sorted(set(names) - _ready_names(user))
+    except (httpx.HTTPError, AssertionError) as exc:
+        return f"the API did not answer: {exc}"
+    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for run in _runs(top.db):
+        by_name[run["target_name"]].append(run)
+    lines = [f"{len(missing)} guest(s) not Ready: {missing}"]
+    for name in missing:
+        for run in by_name[name][-4:]:
+            lines.append(f"  {name}: {run['action']} {run['state']} on {run['worker']} from {run['started_at']:%T} "
+                         f"to {run['finished_at'] and format(run['finished_at'], '%T')}: {(run['error'] or '')[:400]}")
+        last = by_name[name][-1:]
+        if last:
+            with psycopg.connect(top.db.owner) as conn:
+                tail = conn.execute("SELECT stream, line FROM run_log_entries WHERE run_id = %s ORDER BY seq DESC "
+                                    "LIMIT 25", (last[0]["id"],)).fetchall()
+            lines += [f"    {stream}: {line[:300]}" for stream, line in reversed(tail)]
+    return "\n".join(lines)
+
+
 def _pid(holder: str) -> int:
     match = re.fullmatch(r".*:(\d+):[0-9a-f]+", holder)
     assert match, holder
@@ -334,7 +357,11 @@ def test_production_topology_converges_survives_a_killed_worker_and_a_postgres_r
         with psycopg.connect(top.db.owner) as conn:
             restarted_at = conn.execute("SELECT now()").fetchone()[0]
 
-        wait_for(lambda: some_ready(GUESTS), timeout=900, interval=1, what=f"all {GUESTS} guests Ready")
+        try:  # within the test's own timeout, so that a guest that does not converge shows why
+            wait_for(lambda: some_ready(GUESTS), timeout=400, interval=1, what=f"all {GUESTS} guests Ready")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; the killed worker held {sorted(held)}\n"
+                                 f"{_not_ready_report(top, user, names)}") from exc
         converged = time.monotonic()
 
         # every process but the killed worker is still up, and the API processes answer on the database
