@@ -228,6 +228,15 @@ def get_settings(**overrides: object) -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from exc
+    return settings
+
+
+def require_vault_login(settings: Settings) -> None:
+    """Fail with a ConfigError naming the variables when an external Vault is set without a way to log in.
+
+    Checked where Vault is used (``up``, ``api``, ``worker``, backups), not for every command: ``db
+    upgrade`` and ``user create`` need only the database, so a migration job needs no Vault credentials.
+    """
     if (settings.vault_addr and settings.vault_token is None and settings.vault_kubernetes_role is None
             and settings.vault_approle() is None):
         raise ConfigError(
@@ -235,4 +244,3 @@ def get_settings(**overrides: object) -> Settings:
             f"(or their _FILE settings) or {env_name('vault_kubernetes_role')} are required when "
             f"{env_name('vault_addr')} is set"
         )
-    return settings

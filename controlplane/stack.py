@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from controlplane.api.deps import UVICORN_PROXY_OPTIONS
 from controlplane.api.http_protocol import deadline_protocol
-from controlplane.config import Settings
+from controlplane.config import Settings, require_vault_login
 from controlplane.db import migrate
 from controlplane.db.embedded import EmbeddedPostgres
 from controlplane.db.engine import check_app_role, create_app_engine
@@ -87,6 +87,7 @@ class Stack:
 
     def start_vault(self) -> VaultStore:
         """Start embedded OpenBao (unless an address is configured) and connect to it."""
+        require_vault_login(self.settings)
         if self.settings.vault_addr is None:
             self.report(f"Vault: starting embedded OpenBao (data in {self.data_dir / 'openbao'})")
             self.vault_server = EmbeddedOpenBao(self.data_dir / "openbao", kv_mount=self.settings.vault_kv_mount)
@@ -124,6 +125,7 @@ class Stack:
 
     def start(self) -> Stack:
         """Start every component; on failure, stop what was started and re-raise."""
+        require_vault_login(self.settings)  # before anything starts
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.start_database()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.config import get_settings
+from controlplane.config import get_settings, require_vault_login
 from controlplane.errors import ConfigError
 
 
@@ -48,8 +48,11 @@ def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable:
     assert variable in info.value.message
 
 
-def test_vault_address_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_vault_address_needs_a_login_where_vault_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONTROLPLANE_VAULT_ADDR", "http://127.0.0.1:8200")
     monkeypatch.delenv("CONTROLPLANE_VAULT_TOKEN", raising=False)
+    settings = get_settings()  # enough for `db upgrade` and `user create`, which need no Vault
     with pytest.raises(ConfigError, match="CONTROLPLANE_VAULT_TOKEN"):
-        get_settings()
+        require_vault_login(settings)
+    monkeypatch.setenv("CONTROLPLANE_VAULT_TOKEN", "t")
+    require_vault_login(get_settings())
