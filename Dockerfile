@@ -31,7 +31,7 @@ WORKDIR /opt/controlplane
 COPY tools/build.sh tools/versions.env tools/
 COPY tools/tofu/ tools/tofu/
 COPY tools/bpg/ tools/bpg/
-RUN bash tools/build.sh && rm -rf /tmp/gopath /tmp/gocache .tools/cache
+RUN bash tools/build.sh --no-helm && rm -rf /tmp/gopath /tmp/gocache .tools/cache
 
 # The package's dependencies (ansible-core among them) in a virtual environment: a layer of their own, made
 # again only when pyproject.toml changes.

@@ -4,6 +4,7 @@
 #   tools/build.sh            build what is missing (tofu, the provider mirror and helm)
 #   tools/build.sh --for-run  as above, but skip tofu when tofu or terraform is already on PATH, and skip helm
 #                             (only the tests need it)
+#   tools/build.sh --no-helm  tofu and the provider mirror only (the container image: it carries no Helm)
 #
 # Layout produced:
 #   .tools/bin/tofu
@@ -20,8 +21,13 @@ tools="$root/.tools"
 export GOTOOLCHAIN=local GOFLAGS="-mod=mod" CGO_ENABLED=0
 goos=$(go env GOOS); goarch=$(go env GOARCH)
 
-for_run=0
-[ "${1:-}" = "--for-run" ] && for_run=1
+for_run=0 helm=1
+case "${1:-}" in
+  --for-run) for_run=1 helm=0 ;;
+  --no-helm) helm=0 ;;
+  "") ;;
+  *) echo "usage: tools/build.sh [--for-run | --no-helm]" >&2; exit 2 ;;
+esac
 
 command -v go >/dev/null || { echo "error: Go is needed to build OpenTofu and the provider (install golang)" >&2; exit 1; }
 mkdir -p "$tools/bin"
@@ -129,4 +135,4 @@ else
   build_tofu
 fi
 build_provider
-[ $for_run = 1 ] || build_helm
+[ $helm = 0 ] || build_helm
