@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+import yaml
 
 from controlplane.util.net import free_port, wait_for
 
@@ -110,11 +111,23 @@ def host_network_override(work: Path, ports: dict[str, int]) -> Path:
     return override
 
 
-class Stack:
-    """compose.yaml plus the override, as project PROJECT."""
+def without_published_ports(work: Path) -> Path:
+    """compose.yaml as it is, less its ``ports:`` (published ports cannot go with host networking, and an
+    override file can add to a list but not remove it); anchors and merge keys resolved, paths unchanged
+    (the project directory stays the repository)."""
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    for service in services["services"].values():
+        service.pop("ports", None)
+    base = work / "compose.host.yaml"
+    base.write_text(json.dumps(services, indent=2))  # JSON is YAML; ${...} are left for compose to fill in
+    return base
 
-    def __init__(self, override: Path, env: dict[str, str]) -> None:
-        self.files = ["-f", str(ROOT / "compose.yaml"), "-f", str(override)]
+
+class Stack:
+    """compose.yaml (less its published ports) plus the override, as project PROJECT."""
+
+    def __init__(self, base: Path, override: Path, env: dict[str, str]) -> None:
+        self.files = ["-f", str(base), "-f", str(override)]
         self.env = env
 
     def compose(self, *args: str, stdin: str | None = None, capture: bool = False) -> str:
@@ -142,7 +155,7 @@ def main() -> None:
             "DB_HOST": "127.0.0.1", "DB_PORT": str(ports["postgres"]), "VAULT_URL": f"http://127.0.0.1:{ports['openbao']}",
             "API_HOST": "127.0.0.1", "API_PORT": str(ports["api"]), "API_PUBLISH": f"127.0.0.1:{ports['api']}",
         }
-        stack = Stack(host_network_override(work, ports), env)
+        stack = Stack(without_published_ports(work), host_network_override(work, ports), env)
         up_started = time.monotonic()
         try:
             stack.compose("up", "-d", "--no-build", "api", "worker", "demo")

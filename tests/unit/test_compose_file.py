@@ -128,3 +128,23 @@ def test_the_dockerfile_entrypoint_is_controlplane() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["tini", "--", "controlplane"]' in text
     assert "USER 10001" in text
+
+
+def _image_environment() -> set[str]:
+    """The variables the final stage of the Dockerfile sets (``ENV`` lines and their continuations)."""
+    final = (ROOT / "Dockerfile").read_text().split("\nFROM ")[-1]
+    names: set[str] = set()
+    for block in final.replace("\\\n", " ").splitlines():
+        if block.startswith("ENV "):
+            names |= {part.split("=", 1)[0] for part in block[4:].split() if "=" in part}
+    return names
+
+
+def test_no_variable_of_the_image_is_unset_by_compose(config: dict[str, Any]) -> None:
+    """A variable listed with no value is passed to Docker as a bare name, which removes the image's own
+    value from the container (the data directory would fall back to ``./.data``)."""
+    image = _image_environment()
+    assert {"CONTROLPLANE_DATA_DIR", "PATH"} <= image, image
+    for name, service in ours(config).items():
+        unset = {k for k, v in service.get("environment", {}).items() if v is None and k in image}
+        assert unset == set(), (name, unset)
