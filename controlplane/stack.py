@@ -32,6 +32,9 @@ H11_MAX_INCOMPLETE_EVENT_SIZE = 64 * 1024
 """With the h11 implementation: the largest request head buffered before it is refused."""
 
 Reporter = Callable[[str], None]
+DATABASE_WAIT = 60.0
+"""Seconds a start waits for an external PostgreSQL that does not accept connections yet (it may be starting
+or restarting beside us); a refused login fails at once."""
 
 
 @dataclass
@@ -76,7 +79,7 @@ class Stack:
                 owner_url=self.settings.database_url.get_secret_value(),
                 app_url=app_url.get_secret_value() if app_url else None,
             )
-        before = migrate.current_revision(self.database.owner_url)
+        before = migrate.current_revision_when_reachable(self.database.owner_url, DATABASE_WAIT, on_wait=self.report)
         migrate.upgrade(self.database.owner_url)
         after = migrate.current_revision(self.database.owner_url)
         self.report(f"PostgreSQL: schema at revision {after}" + (f" (was {before})" if before != after else ""))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -137,6 +137,34 @@ def wait_for_head(owner_url: str, timeout: float, interval: float = 2.0) -> str 
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise ComponentError(f"database unreachable after {timeout:g}s: {reason}", component="postgresql") from error
     return current
+
+
+REFUSED = ("password authentication failed", "no pg_hba.conf entry", "does not exist", "permission denied",
+           "authentication", "certificate", "ssl")
+"""Connection failures not worth waiting out: the server answered and said no (libpq reports them without
+an SQLSTATE, like a refused connection, so they are told apart by their message)."""
+
+
+def current_revision_when_reachable(owner_url: str, timeout: float, *, interval: float = 1.0,
+                                    on_wait: Callable[[str], None] | None = None) -> str | None:
+    """:func:`current_revision`, waiting up to ``timeout`` seconds while PostgreSQL does not accept
+    connections yet (a service starting beside it, or restarting); ``on_wait`` hears once why it waits. A
+    refused login or any other error is not waited for. Raises ComponentError naming the reason."""
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            return current_revision(owner_url)
+        except sa.exc.SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            waitable = isinstance(exc, sa.exc.OperationalError) and not any(r in reason.lower() for r in REFUSED)
+            if not waitable or time.monotonic() >= deadline:
+                after = f" after {timeout:g}s" if waitable else ""
+                raise ComponentError(f"cannot use the database{after}: {reason}", component="postgresql") from exc
+            if not told and on_wait is not None:
+                on_wait(f"PostgreSQL does not answer yet ({reason}); waiting up to {timeout:g}s")
+                told = True
+        time.sleep(interval)
 
 
 def head_revision() -> str:
