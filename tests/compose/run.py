@@ -207,6 +207,26 @@ def exercise(stack: Stack, api: str) -> None:
     wait_for(ready, timeout=600, interval=2, what=f"VM {VM_NAME} to be Ready")
     step("VM Ready")
     check_ran_once(admin, stack, vm_id)
+    check_workers_rode_out_the_restart(stack, workers)
+
+
+def check_workers_rode_out_the_restart(stack: Stack, workers: list[str]) -> None:
+    """Every worker is running, was never restarted by Docker (the two started beside the PostgreSQL
+    restart waited for it), and has said it runs."""
+    def all_started() -> list[str] | None:
+        states = []
+        for container in workers:
+            state = run([DOCKER, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", container],
+                        capture=True).split()
+            assert state == ["running", "0"], f"worker {container[:12]}: {state}"
+            said = run([DOCKER, "logs", container], capture=True)
+            if "concurrent runs" not in said:
+                return None
+            states.append(container[:12])
+        return states
+
+    started = wait_for(all_started, timeout=120, interval=2, what="the three workers to be running")
+    step(f"workers {', '.join(started)} running, none restarted")
 
 
 def login(client: httpx.Client, email: str, password: str) -> httpx.Client:
