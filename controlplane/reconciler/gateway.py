@@ -40,6 +40,8 @@ from tenacity import (
 log = logging.getLogger(__name__)
 RETRY_STATUS = {502, 503, 504, 595, 596}
 RETRY_TEXT = ("can't lock file", "got timeout", "temporarily")
+SHUTDOWN_POLL = 0.02
+"""Seconds between a route's looks for a shutdown request (how long closing a route waits at most)."""
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length",
                "accept-encoding"}
 
@@ -131,7 +133,10 @@ class Gateway:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.ca_file, self._key_file)
             server.socket = context.wrap_socket(server.socket, server_side=True)
-            threading.Thread(target=server.serve_forever, name=f"gateway-{key}", daemon=True).start()
+            # a run's route is closed when the run ends, and shutdown() waits for the loop's next poll:
+            # at the default 0.5 s that was half a second of every run that starts no OpenTofu
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
+                             name=f"gateway-{key}", daemon=True).start()
             self._routes[key] = (upstream, server)
             return f"https://127.0.0.1:{server.server_address[1]}"
 
