@@ -48,6 +48,8 @@ class RunRecorder:
         self._seq = 0
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._write_lock = threading.Lock()
         self.tenant_id = obj.tenant_id
         self.target = (obj.kind.name, obj.id, obj.name, obj.generation)
         self.action = action
@@ -68,28 +70,48 @@ class RunRecorder:
         with self._lock:
             self._lines.append((stream, line))
             due = len(self._lines) >= FLUSH_LINES or time.monotonic() - self._last_flush >= FLUSH_SECONDS
+            if not due and self._timer is None:  # no later line may come soon (an apply waiting on Proxmox)
+                self._timer = threading.Timer(FLUSH_SECONDS, self._flush_later)
+                self._timer.daemon = True
+                self._timer.start()
         if due:
             self.flush()
+
+    def _flush_later(self) -> None:
+        with self._lock:
+            self._timer = None
+        try:
+            self.flush()
+        except Exception:  # the database away for a moment: the lines stay buffered for the next flush
+            log.warning("run %s: writing its log failed; retried with the next line", self.id, exc_info=True)
 
     def event(self, event: dict[str, Any]) -> None:
         """Append one OpenTofu JSON event (its redacted line) to the log."""
         self.log(json.dumps(event, separators=(",", ":"), default=str), stream="tofu")
 
     def flush(self) -> None:
-        """Write the buffered lines now."""
-        with self._lock:
-            lines, self._lines = self._lines, []
-            self._last_flush = time.monotonic()
-            first = self._seq + 1
+        """Write the buffered lines now (one writer at a time; lines that could not be written stay buffered)."""
+        with self._write_lock:
+            with self._lock:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                lines, self._lines = self._lines, []
+                self._last_flush = time.monotonic()
+            if not lines:
+                return
+            rows = [{"run": self.id, "seq": self._seq + 1 + i, "t": self.tenant_id, "stream": s, "line": text}
+                    for i, (s, text) in enumerate(lines)]
+            try:
+                with system_tx(self.engine) as conn:
+                    conn.execute(
+                        sa.text("INSERT INTO run_log_entries (run_id, seq, tenant_id, stream, line) "
+                                "VALUES (:run, :seq, :t, :stream, :line)"), rows)
+            except BaseException:
+                with self._lock:
+                    self._lines[:0] = lines
+                raise
             self._seq += len(lines)
-        if not lines:
-            return
-        rows = [{"run": self.id, "seq": first + i, "t": self.tenant_id, "stream": s, "line": text}
-                for i, (s, text) in enumerate(lines)]
-        with system_tx(self.engine) as conn:
-            conn.execute(
-                sa.text("INSERT INTO run_log_entries (run_id, seq, tenant_id, stream, line) "
-                        "VALUES (:run, :seq, :t, :stream, :line)"), rows)
 
     def set_summary(self, **values: Any) -> None:
         """Merge ``values`` into the run's summary and store it now (a plan is recorded before its apply)."""
