@@ -117,6 +117,11 @@ def current_revision(owner_url: str) -> str | None:
         engine.dispose()
 
 
+def _reason(exc: sa.exc.SQLAlchemyError) -> str:
+    """The first line of the driver's message (the server's or libpq's words, without a URL)."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
 def wait_for_head(owner_url: str, timeout: float, interval: float = 2.0) -> str | None:
     """Wait up to ``timeout`` seconds for the database to be at :func:`head_revision` (an init container
     waiting for the migration job), retrying while it is unreachable; returns the revision it is at then.
@@ -134,7 +139,7 @@ def wait_for_head(owner_url: str, timeout: float, interval: float = 2.0) -> str 
         log.info("database at revision %s, waiting for %s", "unreachable" if error else current, head)
         time.sleep(interval)
     if error is not None:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        reason = _reason(error)
         raise ComponentError(f"database unreachable after {timeout:g}s: {reason}", component="postgresql") from error
     return current
 
@@ -156,7 +161,7 @@ def current_revision_when_reachable(owner_url: str, timeout: float, *, interval:
         try:
             return current_revision(owner_url)
         except sa.exc.SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            reason = _reason(exc)
             waitable = isinstance(exc, sa.exc.OperationalError) and not any(r in reason.lower() for r in REFUSED)
             if not waitable or time.monotonic() >= deadline:
                 after = f" after {timeout:g}s" if waitable else ""

@@ -18,7 +18,7 @@ from .kinds import workspace
 from .power import converge_power
 from .runlog import RunRecorder
 from .store import ManagedObject, system_tx
-from .terraform_run import Outcome, applied_digest, converge
+from .terraform_run import Outcome, applied_digest, converge, skipped_plan
 from .translate import module_variables
 
 
@@ -38,10 +38,9 @@ def _adopt_needed(ctx: RunContext, obj: ManagedObject, access: ProxmoxAccess, ru
             store.write_status(conn, obj)
         raise TemporaryError(f"VMID {vmid} is taken by another guest ({current.get('name')}); choosing again",
                              component="proxmox", delay=0.0)
-    if obj.kind.name == "Container":
-        # OpenTofu cannot take a container over: its template and keys are not readable from Proxmox, so an
-        # import plans a replace (and the provider's destroy of an imported container fails at once). The
-        # container is one a run of ours began and never finished, so nothing in it is the user's yet.
+    if not obj.kind.importable:
+        # An import would plan a replace (and the provider's destroy of an imported container fails at
+        # once). The guest is one a run of ours began and never finished, so nothing in it is the user's yet.
         run.log(f"CT {vmid} exists already on {node}, left by a run that did not finish: removing it to create "
                 "it again (a container cannot be imported)")
         destroy_guest(access, obj.kind.name, node, vmid)
@@ -87,8 +86,7 @@ def _provision(ctx: RunContext, obj: ManagedObject, guest: GuestModule, creds: C
     digest = applied_digest(ctx.terraform, guest)
     if not adopt and obj.status.get("applied_digest") == digest and _in_sync(creds.access, obj):
         run.log("OpenTofu not run: the spec, the modules and the observed guest are as last applied")
-        plan = {"counts": dict.fromkeys(("create", "update", "replace", "delete", "no_op"), 0),
-                "create": [], "update": [], "replace": [], "delete": [], "skipped": True}
+        plan = skipped_plan()
         run.note(plan=plan, adopt=False)  # recorded with the end of the run, like a plan that changes nothing
         return Outcome(plan=plan, outputs={}, applied=False)
     outcome = converge(ctx.terraform, guest, workspace(obj.kind, obj.id), creds.terraform, run, adopt=adopt,

@@ -12,11 +12,14 @@ from controlplane.models import tables as t
 
 @dataclass(frozen=True)
 class ObjectKind:
-    """A managed kind: its name (as in documents and leases), its table and its Proxmox API name."""
+    """A managed kind: its name (as in documents and leases), its table, its Proxmox API name, and whether
+    OpenTofu can import an existing guest of it (a container's template and keys cannot be read back from
+    Proxmox, so an import of one plans a replace)."""
 
     name: str
     table: str
     api: str
+    importable: bool = True
 
     @property
     def rows(self) -> sa.Table:
@@ -25,7 +28,7 @@ class ObjectKind:
 
 
 VM = ObjectKind("VirtualMachine", "virtual_machines", "qemu")
-CONTAINER = ObjectKind("Container", "containers", "lxc")
+CONTAINER = ObjectKind("Container", "containers", "lxc", importable=False)
 KINDS: dict[str, ObjectKind] = {VM.name: VM, CONTAINER.name: CONTAINER}
 RESYNC = "ClusterResync"
 """Lease kind of a cluster's periodic observation (one worker observes a cluster at a time)."""

@@ -69,6 +69,11 @@ def _plan_record(summary: PlanSummary) -> dict[str, Any]:
             "replace": list(summary.replace), "delete": list(summary.delete)}
 
 
+def skipped_plan() -> dict[str, Any]:
+    """The plan a run records when it starts no OpenTofu (nothing changed since the last apply): no change."""
+    return {**_plan_record(PlanSummary()), "skipped": True}
+
+
 FINISHED = ".finished"
 
 
