@@ -3,6 +3,11 @@
 the same guests), with ``want_facts`` off and on; ours by default and with ``want_spec: true`` (every host's
 full spec), and ``controlplane inventory --list``. Prints times, ratios, SQL queries and HTTP requests.
 
+Two floors beside them: the same hosts and variables given to Ansible by an executable script inventory
+(``controlplane inventory --list`` behind a script: Ansible's own cost of these hosts and variables, whoever
+reads them), and ``ansible-inventory --graph`` of ours and of community.proxmox (the inventory loaded, as a
+play loads it, without ``--list``'s per-host variable resolution and JSON dump).
+
 Loopback only. Run: ``.venv/bin/python bench/inventory_ansible.py [--guests 10000] [--skip-facts]``.
 """
 
@@ -48,6 +53,32 @@ def _inventory(source: Path, env: dict[str, str]) -> tuple[float, dict, str]:
     return elapsed, json.loads(proc.stdout[proc.stdout.index("{"):]), proc.stdout + proc.stderr
 
 
+def _graph(source: Path, env: dict[str, str]) -> float:
+    """Seconds ``ansible-inventory --graph`` takes: the inventory loaded, no variables resolved or dumped."""
+    start = time.perf_counter()
+    proc = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(source), "--graph"], env=env,
+                          cwd=REPO, capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise SystemExit(f"ansible-inventory --graph failed for {source.name}:\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def _script_floor(tmp: Path, env: dict[str, str]) -> tuple[float, int]:
+    """Seconds and hosts of ``ansible-inventory --list`` over an executable script printing our inventory's
+    JSON (``controlplane inventory --list``): Ansible's cost of exactly these hosts and variables."""
+    script = tmp / "controlplane_inventory.sh"
+    script.write_text(f'#!/bin/sh\nexec "{BIN / "controlplane"}" inventory "$@"\n')
+    script.chmod(0o755)
+    start = time.perf_counter()
+    proc = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(script), "--list"],
+                          env={**env, "ANSIBLE_INVENTORY_ENABLED": "script"},
+                          cwd=REPO, capture_output=True, text=True, timeout=3600)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"ansible-inventory failed for the script inventory:\n{proc.stderr[-3000:]}")
+    return elapsed, len(json.loads(proc.stdout)["_meta"]["hostvars"])
+
+
 def _cli_list(env: dict[str, str]) -> float:
     """Seconds ``controlplane inventory --list`` takes (the whole process, as a script inventory runs it)."""
     start = time.perf_counter()
@@ -61,8 +92,9 @@ def _cli_list(env: dict[str, str]) -> float:
 
 
 def _seed(owner_url: str, sim: Simulator) -> int:
-    """The simulator's guests as controlplane rows: same vmid, node, kind, power state and address."""
-    guests = sorted(sim.state.guests.values(), key=lambda g: g.vmid)
+    """The simulator's guests as controlplane rows: same vmid, node, kind, power state and address. Templates
+    are images, not guests, so neither inventory lists them as hosts."""
+    guests = sorted((g for g in sim.state.guests.values() if not g.template), key=lambda g: g.vmid)
     with psycopg.connect(owner_url) as conn:
         tenant = conn.execute("INSERT INTO tenants (name) VALUES ('bench') RETURNING id").fetchone()[0]
         cluster = conn.execute(
@@ -116,6 +148,10 @@ def main() -> None:
             print(f"controlplane plugin, want_spec: true:  {full_t:7.2f} s  ratio {full_t / ours_t:6.1f}x ours")
             cli_t = _cli_list(ours_env)
             print(f"controlplane inventory --list:         {cli_t:7.2f} s")
+            script_t, script_hosts = _script_floor(tmp, ours_env)
+            print(f"script floor (same JSON, script):      {script_t:7.2f} s  {script_hosts} hosts  "
+                  f"ratio {script_t / ours_t:6.2f}x ours")
+            ours_graph = _graph(ours_file, ours_env)
 
             pve_env = _env(tmp, REQUESTS_CA_BUNDLE=sim.ca_file, PROXMOX_TOKEN_SECRET=sim.token_secret,
                            ANSIBLE_INVENTORY_ENABLED="community.proxmox.proxmox")
@@ -134,14 +170,19 @@ def main() -> None:
                       f"{len(listing['_meta']['hostvars'])} hosts  {requests} HTTP requests  "
                       f"ratio {elapsed / ours_t:6.1f}x ours")
             plain_t, plain_n = results[False]
+            flat_graph = _graph(tmp / "plain.proxmox.yml", pve_env)
+            print(f"--graph (loaded, no variables dumped): ours {ours_graph:.2f} s, community.proxmox "
+                  f"{flat_graph:.2f} s ({flat_graph / ours_graph:.2f}x ours)")
             summary = (
                 f"SUMMARY inventory of {count} guests/{args.nodes} nodes: controlplane {ours_t:.2f} s in {queries} "
-                f"SQL queries (want_spec {full_t:.2f} s; `controlplane inventory --list` {cli_t:.2f} s); "
-                f"community.proxmox {plain_t:.2f} s ({plain_t / ours_t:.1f}x) in {plain_n} requests"
+                f"SQL queries (want_spec {full_t:.2f} s; script floor {script_t:.2f} s; `controlplane inventory "
+                f"--list` {cli_t:.2f} s; --graph {ours_graph:.2f} s); community.proxmox {plain_t:.2f} s "
+                f"({plain_t / ours_t:.2f}x; --graph {flat_graph:.2f} s) in {plain_n} requests"
             )
             if True in results:
                 facts_t, facts_n = results[True]
-                summary += f", with want_facts {facts_t:.2f} s ({facts_t / ours_t:.1f}x) in {facts_n} requests"
+                summary += (f", with want_facts {facts_t:.2f} s ({facts_t / ours_t:.1f}x ours, "
+                            f"{facts_t / full_t:.1f}x want_spec) in {facts_n} requests")
             print(summary)
     finally:
         pg.stop()
