@@ -3,7 +3,8 @@ and the per-request dependencies: the authenticated caller and its database tran
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from controlplane.services.caller import READ, WRITE, Caller, request_caller
 from controlplane.services.clusters import Prober
 from controlplane.services.dberrors import translated
 from controlplane.services.tokens import TokenIssuer
-from controlplane.services.transactions import Db
+from controlplane.services.transactions import Db, OpenTransaction
 
 ComponentCheck = Callable[[], dict[str, object]]
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -67,8 +68,13 @@ def request_meta(request: Request) -> Caller:
     return request_caller(peer, request.headers, getattr(request.state, "request_id", ""), trusted)
 
 
-def authenticate(request: Request) -> Caller:
-    """The caller behind ``Authorization: Bearer <JWT or API key>``; 401 without one, 403 beyond its scopes."""
+@contextmanager
+def authenticated(request: Request) -> Iterator[Caller]:
+    """The caller behind ``Authorization: Bearer <JWT or API key>``; 401 without one, 403 beyond its scopes.
+
+    An access token is checked against its user's row in a transaction that then acts as the caller, kept
+    for the request's first read or write (:func:`get_db`) and ended with the block.
+    """
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
@@ -76,26 +82,44 @@ def authenticate(request: Request) -> Caller:
     credential = credential.strip()
     rt = runtime(request)
     meta = request_meta(request)
+    needed = WRITE if request.method in WRITE_METHODS else READ
+    opened: OpenTransaction | None = None
     with translated():  # the database down is a 503, not a 500
         if credential.startswith("cp_"):
             caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method,
                                                request.url.path)
         else:
-            caller = sessions.check(rt.deps.app_engine, rt.issuer.decode(credential)).with_request(
-                ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id
-            )
-    needed = WRITE if request.method in WRITE_METHODS else READ
-    if needed not in caller.scopes:
-        raise PermissionDenied(f"the API key lacks the {needed!r} scope")
-    return caller
+            token = rt.issuer.decode(credential)
+            opened = OpenTransaction(rt.deps.app_engine, token.caller.context())
+            try:
+                caller = sessions.check_in(opened.session, token).with_request(
+                    ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id
+                )
+            except BaseException:
+                opened.close()
+                raise
+    try:
+        if needed not in caller.scopes:
+            raise PermissionDenied(f"the API key lacks the {needed!r} scope")
+        request.state.first_transaction = opened
+        yield caller
+    finally:
+        if opened is not None:
+            opened.close()
+
+
+def authenticate(request: Request) -> Iterator[Caller]:
+    """The request's authenticated caller (:func:`authenticated`), for the whole request."""
+    with authenticated(request) as caller:
+        yield caller
 
 
 CallerDep = Annotated[Caller, Depends(authenticate)]
 
 
 def get_db(request: Request, caller: CallerDep) -> Db:
-    """Transactions as the authenticated caller."""
-    return Db(runtime(request).deps.app_engine, caller)
+    """Transactions as the authenticated caller; the first in the one its credential was checked in."""
+    return Db(runtime(request).deps.app_engine, caller, first=request.state.first_transaction)
 
 
 DbDep = Annotated[Db, Depends(get_db)]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from controlplane.api.deps import AppDeps, authenticate
+from controlplane.api.deps import AppDeps, authenticated
 from controlplane.errors import ControlPlaneError
 from controlplane.models.records import Readiness
 
@@ -74,7 +74,8 @@ def shows_details(request: Request) -> bool:
     if "authorization" not in request.headers:
         return False
     try:
-        return authenticate(request).is_admin
+        with authenticated(request) as caller:
+            return caller.is_admin
     except ControlPlaneError:  # a bad credential only means no details; readiness stays public
         return False
 

@@ -76,16 +76,26 @@ class RequestContext:
 SYSTEM = RequestContext(role="system")
 
 
-def apply_context(connection: sa.Connection | Session, ctx: RequestContext) -> None:
-    """Act as ``ctx`` for the current transaction only: a claim signed for this server process."""
+#: SQL that makes the current transaction act as a context, with the parameters of :func:`claim_params`.
+SET_CLAIM = "set_config(:claim_name, :claim, true)"
+
+
+def claim_params(connection: sa.Connection | Session, ctx: RequestContext) -> dict[str, str]:
+    """The parameters of :data:`SET_CLAIM` that make the current transaction act as ``ctx``: a claim signed
+    for this connection's server process, so that it is worth nothing in another."""
     conn = connection.connection() if isinstance(connection, Session) else connection
     fairy = conn.connection
     key = fairy.info.get(_KEY)
     if key is None:
         raise RuntimeError("this engine cannot sign claims: build it with create_app_engine()")
     pid = fairy.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
-    claim = sign_claim(key, ctx.role, ctx.tenant_id, ctx.user_id, pid)
-    conn.execute(sa.text("SELECT set_config(:name, :claim, true)"), {"name": CLAIM_SETTING, "claim": claim})
+    return {"claim_name": CLAIM_SETTING, "claim": sign_claim(key, ctx.role, ctx.tenant_id, ctx.user_id, pid)}
+
+
+def apply_context(connection: sa.Connection | Session, ctx: RequestContext) -> None:
+    """Act as ``ctx`` for the current transaction only: a claim signed for this server process."""
+    conn = connection.connection() if isinstance(connection, Session) else connection
+    conn.execute(sa.text(f"SELECT {SET_CLAIM}"), claim_params(conn, ctx))
 
 
 @contextmanager

@@ -10,12 +10,13 @@ lookup (``cp_session_state``): a deactivated, demoted, moved or deleted user, a 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from controlplane.db.engine import SET_CLAIM, claim_params
 from controlplane.errors import Unauthenticated
 from controlplane.models import tables as t
 from controlplane.services.caller import Caller
@@ -24,15 +25,24 @@ from controlplane.services.tokens import AccessToken
 REVOKED = "the access token was revoked (signed out, password changed, or the account changed)"
 
 
-def check(engine: Engine, token: AccessToken) -> Caller:
-    """The token's caller when its user and login are still as the token says; Unauthenticated otherwise."""
+#: The credential check and, in the same statement, the transaction's claim to act as the token's caller.
+CHECK_AND_CLAIM = sa.text(f"SELECT s.*, {SET_CLAIM} AS claimed FROM cp_session_state(:user, :family) s")
+
+
+def check_in(session: Session, token: AccessToken) -> Caller:
+    """The token's caller when its user and login are still as the token says; Unauthenticated otherwise.
+
+    It is the first statement of ``session``'s transaction, which from then on acts as the token's caller
+    (one round trip for both); on Unauthenticated the transaction must be rolled back."""
     caller = token.caller
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.text("SELECT * FROM cp_session_state(:user, :family)"),
-            {"user": caller.user_id, "family": token.session_id},
-        ).first()
-        conn.rollback()
+    row = session.execute(CHECK_AND_CLAIM, {
+        "user": caller.user_id, "family": token.session_id, **claim_params(session, caller.context()),
+    }).first()
+    return _verified(token, row)
+
+
+def _verified(token: AccessToken, row: sa.Row[Any] | None) -> Caller:
+    caller = token.caller
     if row is None or not row.is_active:
         raise Unauthenticated("the account no longer exists or is deactivated")
     if (row.role, row.tenant_id) != (caller.role, caller.tenant_id) or row.token_version != token.version \

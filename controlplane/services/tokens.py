@@ -69,7 +69,7 @@ class TokenIssuer:
             raise Unauthenticated("invalid access token") from exc
 
     def verify(self, token: str) -> Caller:
-        """The caller an access token names (signature and expiry only; see ``sessions.check``)."""
+        """The caller an access token names (signature and expiry only; see ``sessions.check_in``)."""
         return self.decode(token).caller
 
 

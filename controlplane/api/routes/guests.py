@@ -24,8 +24,6 @@ from controlplane.models.guest import (
     GuestDocument,
     GuestPatch,
     GuestPublic,
-    MetadataPublic,
-    Status,
 )
 from controlplane.services import gitops_ownership as ownership
 from controlplane.services import guests
@@ -35,23 +33,28 @@ from controlplane.services.listing import ListParams, paginate
 Action = Literal["start", "stop", "shutdown", "reboot"]
 
 
-def public(kind: Kind, row: Any) -> GuestPublic:
-    """A guest row as the document the API returns."""
+def document(kind: Kind, row: Any) -> dict[str, Any]:
+    """A guest row as the plain data of the document the API returns (validated by :class:`GuestPublic`)."""
     status_doc = dict(row.status or {})
     status_doc.setdefault("observed_generation", row.observed_generation)
     status_doc["conditions"] = row.conditions or []
-    return GuestPublic(
-        kind=kind.name,  # type: ignore[arg-type]
-        id=row.id,
-        metadata=MetadataPublic(
-            name=row.name, project=row.project_name, project_id=row.project_id, tenant_id=row.tenant_id,
-            labels=row.labels or {}, generation=row.generation, resource_version=row.resource_version,
-            assigned_user_id=row.assigned_user_id, created_at=row.created_at, updated_at=row.updated_at,
-            deleted_at=row.deleted_at, managed_by=row.managed_by, source=ownership.source_of(row),
-        ),
-        spec=row.spec,
-        status=Status.model_validate(status_doc),
-    )
+    return {
+        "kind": kind.name,
+        "id": row.id,
+        "metadata": {
+            "name": row.name, "project": row.project_name, "project_id": row.project_id, "tenant_id": row.tenant_id,
+            "labels": row.labels or {}, "generation": row.generation, "resource_version": row.resource_version,
+            "assigned_user_id": row.assigned_user_id, "created_at": row.created_at, "updated_at": row.updated_at,
+            "deleted_at": row.deleted_at, "managed_by": row.managed_by, "source": ownership.source_of(row),
+        },
+        "spec": row.spec,
+        "status": status_doc,
+    }
+
+
+def public(kind: Kind, row: Any) -> GuestPublic:
+    """A guest row as the document the API returns."""
+    return GuestPublic.model_validate(document(kind, row))
 
 
 def validated_json(model: BaseModel) -> Response:
@@ -114,7 +117,8 @@ def guest_router(kind: Kind, prefix: str) -> APIRouter:
             sortable={"name": g.c.name, "created_at": g.c.created_at, "updated_at": g.c.updated_at},
             search=[g.c.name, sa.cast(g.c.labels, sa.Text)],
         ))
-        return validated_json(Page[GuestPublic](items=[public(kind, r) for r in rows], next_cursor=cursor))
+        page = Page[GuestPublic].model_validate({"items": [document(kind, r) for r in rows], "next_cursor": cursor})
+        return validated_json(page)
 
     @router.post("", response_model=GuestPublic, status_code=status.HTTP_201_CREATED, name=f"create_{noun}",
                  operation_id=f"create{title}", responses={409: {"description": "name taken or quota exceeded"}})
