@@ -43,24 +43,28 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _inventory(source: Path, env: dict[str, str]) -> tuple[float, dict, str]:
+def _timed(args: list[str], env: dict[str, str], what: str,
+           timeout: float = 3600) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Seconds ``args`` took (run from the repository) and the finished process; exits naming ``what`` when it
+    fails."""
     start = time.perf_counter()
-    proc = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(source), "--list", "-vv"], env=env,
-                          cwd=REPO, capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"ansible-inventory failed for {source.name}:\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"{what} failed:\n{proc.stderr[-3000:]}")
+    return elapsed, proc
+
+
+def _inventory(source: Path, env: dict[str, str]) -> tuple[float, dict, str]:
+    elapsed, proc = _timed([str(BIN / "ansible-inventory"), "-i", str(source), "--list", "-vv"], env,
+                           f"ansible-inventory for {source.name}")
     return elapsed, json.loads(proc.stdout[proc.stdout.index("{"):]), proc.stdout + proc.stderr
 
 
 def _graph(source: Path, env: dict[str, str]) -> float:
     """Seconds ``ansible-inventory --graph`` takes: the inventory loaded, no variables resolved or dumped."""
-    start = time.perf_counter()
-    proc = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(source), "--graph"], env=env,
-                          cwd=REPO, capture_output=True, text=True, timeout=3600)
-    if proc.returncode != 0:
-        raise SystemExit(f"ansible-inventory --graph failed for {source.name}:\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - start
+    return _timed([str(BIN / "ansible-inventory"), "-i", str(source), "--graph"], env,
+                  f"ansible-inventory --graph for {source.name}")[0]
 
 
 def _script_floor(tmp: Path, env: dict[str, str]) -> tuple[float, int]:
@@ -69,24 +73,15 @@ def _script_floor(tmp: Path, env: dict[str, str]) -> tuple[float, int]:
     script = tmp / "controlplane_inventory.sh"
     script.write_text(f'#!/bin/sh\nexec "{BIN / "controlplane"}" inventory "$@"\n')
     script.chmod(0o755)
-    start = time.perf_counter()
-    proc = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(script), "--list"],
-                          env={**env, "ANSIBLE_INVENTORY_ENABLED": "script"},
-                          cwd=REPO, capture_output=True, text=True, timeout=3600)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"ansible-inventory failed for the script inventory:\n{proc.stderr[-3000:]}")
+    elapsed, proc = _timed([str(BIN / "ansible-inventory"), "-i", str(script), "--list"],
+                           {**env, "ANSIBLE_INVENTORY_ENABLED": "script"}, "ansible-inventory for the script")
     return elapsed, len(json.loads(proc.stdout)["_meta"]["hostvars"])
 
 
 def _cli_list(env: dict[str, str]) -> float:
     """Seconds ``controlplane inventory --list`` takes (the whole process, as a script inventory runs it)."""
-    start = time.perf_counter()
-    proc = subprocess.run([str(BIN / "controlplane"), "inventory", "--list"], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"controlplane inventory --list failed:\n{proc.stderr[-3000:]}")
+    elapsed, proc = _timed([str(BIN / "controlplane"), "inventory", "--list"], env,
+                           "controlplane inventory --list", timeout=600)
     json.loads(proc.stdout)
     return elapsed
 

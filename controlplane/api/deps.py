@@ -84,21 +84,17 @@ def authenticated(request: Request) -> Iterator[Caller]:
     meta = request_meta(request)
     needed = WRITE if request.method in WRITE_METHODS else READ
     opened: OpenTransaction | None = None
-    with translated():  # the database down is a 503, not a 500
-        if credential.startswith("cp_"):
-            caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method,
-                                               request.url.path)
-        else:
-            token = rt.issuer.decode(credential)
-            opened = OpenTransaction(rt.deps.app_engine, token.caller.context())
-            try:
+    try:
+        with translated():  # the database down is a 503, not a 500
+            if credential.startswith("cp_"):
+                caller = auth.authenticate_api_key(rt.deps.app_engine, meta, credential, request.method,
+                                                   request.url.path)
+            else:
+                token = rt.issuer.decode(credential)
+                opened = OpenTransaction(rt.deps.app_engine, token.caller.context())
                 caller = sessions.check_in(opened.session, token).with_request(
                     ip=meta.ip, user_agent=meta.user_agent, request_id=meta.request_id
                 )
-            except BaseException:
-                opened.close()
-                raise
-    try:
         if needed not in caller.scopes:
             raise PermissionDenied(f"the API key lacks the {needed!r} scope")
         request.state.first_transaction = opened
