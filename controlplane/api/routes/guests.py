@@ -5,16 +5,19 @@ One router factory serves both kinds; reads carry an ``ETag``, writes honour ``I
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterator
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from controlplane.api.deps import DbDep
 from controlplane.api.etag import ExpectedVersion, tagged
 from controlplane.api.listparams import list_params, multi
+from controlplane.api.rendered import RenderedDocuments, page_json, rendered_items
 from controlplane.errors import InvalidInput
 from controlplane.models import tables as t
 from controlplane.models.common import Page
@@ -27,6 +30,7 @@ from controlplane.models.guest import (
 )
 from controlplane.services import gitops_ownership as ownership
 from controlplane.services import guests
+from controlplane.services.caller import Caller
 from controlplane.services.guests import Kind
 from controlplane.services.listing import ListParams, paginate
 
@@ -50,6 +54,11 @@ def document(kind: Kind, row: Any) -> dict[str, Any]:
         "spec": row.spec,
         "status": status_doc,
     }
+
+
+def version_key(row: Any) -> Hashable:
+    """What a guest's rendered document depends on that can change: its row version and its project's name."""
+    return (row.id, row.row_version, row.resource_version, row.project_name)
 
 
 def public(kind: Kind, row: Any) -> GuestPublic:
@@ -95,6 +104,9 @@ def guest_router(kind: Kind, prefix: str) -> APIRouter:
     g = kind.table
     noun = kind.audit_prefix
     title = noun.capitalize()
+    cache = RenderedDocuments()
+    # PostgreSQL's version of a row: new on every write of it (a status change included)
+    row_version = sa.literal_column(f"{g.name}.xmin::text").label("row_version")
 
     @router.get("", response_model=Page[GuestPublic], name=f"list_{noun}s", operation_id=f"list{title}s")
     def list_guests(
@@ -112,13 +124,26 @@ def guest_router(kind: Kind, prefix: str) -> APIRouter:
         stmt = _filters(kind, guests.list_query(kind, db.caller, include_deleted=include_deleted),
                         project_id=project_id, project=project, cluster_id=cluster_id, cluster=cluster,
                         name=name, power=power, node=node, label=label)
-        rows, cursor = db.read(lambda s: paginate(
-            s, stmt, params, id_column=g.c.id, default_sort="name",
+        return Response(db.read(lambda s: page(s, db.caller, stmt, params)), media_type="application/json")
+
+    def page(session: Session, caller: Caller, stmt: sa.Select, params: ListParams) -> str:
+        """One page as JSON: the ids and row versions the caller may see, then the documents not yet
+        rendered at those versions (read and validated once per version)."""
+        keyed = stmt.with_only_columns(g.c.id, g.c.resource_version, t.projects.c.name.label("project_name"),
+                                       row_version)
+        rows, cursor = paginate(
+            session, keyed, params, id_column=g.c.id, default_sort="name",
             sortable={"name": g.c.name, "created_at": g.c.created_at, "updated_at": g.c.updated_at},
             search=[g.c.name, sa.cast(g.c.labels, sa.Text)],
-        ))
-        page = Page[GuestPublic].model_validate({"items": [document(kind, r) for r in rows], "next_cursor": cursor})
-        return validated_json(page)
+        )
+
+        def render(ids: list[Any]) -> Iterator[tuple[Any, Hashable, str]]:
+            full = guests.list_query(kind, caller, include_deleted=True).add_columns(row_version)
+            for row in session.execute(full.where(g.c.id.in_(ids))):
+                yield row.id, version_key(row), public(kind, row).model_dump_json()
+
+        items = rendered_items(cache, [(row.id, version_key(row)) for row in rows], render)
+        return page_json(items, cursor)
 
     @router.post("", response_model=GuestPublic, status_code=status.HTTP_201_CREATED, name=f"create_{noun}",
                  operation_id=f"create{title}", responses={409: {"description": "name taken or quota exceeded"}})
