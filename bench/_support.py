@@ -39,6 +39,7 @@ from controlplane.drivers.vault import VaultStore
 from controlplane.pvesim import SimConfig, Simulator
 from controlplane.services.bootstrap import register_cluster
 from controlplane.util.binaries import TOOLS_DIR, find_binary
+from controlplane.util.heap import settle_after_start
 from controlplane.util.net import free_port, wait_for
 from tests.fixtures.api import PASSWORD, api_settings, seed_user, serve
 from tests.fixtures.postgres import create_database
@@ -207,9 +208,12 @@ def seeded_api(vms: int, pool_size: int) -> Iterator[SeededApi]:
                     with psycopg.connect(urls.owner, autocommit=True) as conn:
                         conn.execute(SEED_SQL, {"tenant": tenant["id"], "project": project["id"],
                                                 "cluster": cluster["id"], "n": vms})
-                        conn.execute("ANALYZE")
+                        # settled as a running database would be: vacuumed (the visibility map set, nothing left
+                        # for autovacuum to start on mid-run) and analysed
+                        conn.execute("VACUUM ANALYZE")
                 member_token = httpx.post(live.url + "/api/v1/auth/login", json={
                     "email": member, "password": PASSWORD}).json()["access_token"]
+                settle_after_start()  # as the product's server does once it listens
                 yield SeededApi(url=live.url, owner_url=urls.owner, engine=engine, member=member,
                                 member_token=member_token, app=app)
             finally:

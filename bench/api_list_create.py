@@ -151,7 +151,7 @@ def main() -> None:
         rows = []
         for label, enabled in (("baseline (RLS off)", False), ("RLS on", True), ("baseline again", False)):
             _rls(api.owner_url, enabled)
-            _load(api, LIST_PATH, rate=20, duration=2)  # warm up
+            _load(api, LIST_PATH, rate=args.rate, duration=5)  # warm up: the server's threads and connections
             listed = _load(api, LIST_PATH, rate=args.rate, duration=args.duration)
             created = _load(api, "/api/v1/vms", rate=args.create_rate, duration=args.create_duration,
                             method="POST", body=CREATE_BODY.replace("PREFIX", f"r{len(rows)}"), expect=201)

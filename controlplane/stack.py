@@ -26,6 +26,7 @@ from controlplane.drivers.vault import VaultStore
 from controlplane.drivers.vault_approle import AppRoleCredentials
 from controlplane.drivers.vault_kubernetes import KubernetesCredentials
 from controlplane.errors import ComponentError
+from controlplane.util.heap import settle_after_start
 
 log = logging.getLogger(__name__)
 H11_MAX_INCOMPLETE_EVENT_SIZE = 64 * 1024
@@ -177,4 +178,5 @@ class AnnouncingServer(uvicorn.Server):
         """uvicorn's start-up; then ``on_ready`` if the server is listening."""
         await super().startup(sockets=sockets)
         if self.started:
+            settle_after_start()
             self._on_ready()
