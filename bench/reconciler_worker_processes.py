@@ -12,7 +12,8 @@ of the baseline's wall time to each layout's.
 Real PostgreSQL (pgserver), OpenBao (``bao server -dev``), OpenTofu + bpg/proxmox from ``make tools``,
 pvesim on loopback, real ``controlplane worker`` subprocesses. Run:
 ``.venv/bin/python bench/reconciler_worker_processes.py [--count 40] [--processes 1,2] [--runs 2]
-[--nodes 4] [--timeout 1800]``.
+[--nodes 4] [--timeout 1800] [--task-seconds 0]``. With ``--task-seconds 1`` (a Proxmox that takes a second per
+create or start, as a real one does) the runs wait on Proxmox instead of the 2 cores.
 """
 
 from __future__ import annotations
@@ -73,10 +74,12 @@ def _start_worker(stack_: Stack, database: object, directory: Path, runs: int) -
     return proc, running
 
 
-def run_layout(stack_: Stack, count: int, processes: int, runs: int, nodes: int, timeout: float) -> Layout:
+def run_layout(stack_: Stack, count: int, processes: int, runs: int, nodes: int, timeout: float,
+               task_seconds: float = 0.0) -> Layout:
     """Start ``processes`` workers of ``runs`` runs each on a fresh database and simulator, then time
     ``count`` VMs from request to Ready."""
-    sim = Simulator(SimConfig(nodes=nodes, task_seconds=0, seed=1, ca_dir=str(stack_.directory("ca")))).start()
+    sim = Simulator(SimConfig(nodes=nodes, task_seconds=task_seconds, seed=1,
+                              ca_dir=str(stack_.directory("ca")))).start()
     database = stack_.database()
     world = new_rig(database, stack_.vault, stack_.toolchain, sim, stack_.directory(f"p{processes}"))
     workers = [_start_worker(stack_, database, stack_.directory(f"w{processes}-{i}"), runs) for i in range(processes)]
@@ -125,15 +128,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="concurrent runs per process (default 2)")
     parser.add_argument("--nodes", type=int, default=4, help="simulated nodes (default 4)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="bound per layout, s")
+    parser.add_argument("--task-seconds", type=float, default=0.0,
+                        help="how long each simulated Proxmox task (create, start) takes (default 0: CPU-bound)")
     args = parser.parse_args()
     if args.count < 1 or args.count * 512 > args.nodes * 60_000:
         raise SystemExit("--count must be at least 1 and fit the nodes' memory (512 MiB per VM)")
     with stack("worker-processes") as stack_:
         print(f"worker processes: {args.count} VMs to Ready, {args.runs} concurrent runs per `controlplane worker` "
-              f"process, one PostgreSQL; fresh database + simulator per layout; load {_load()}\n")
+              f"process, one PostgreSQL; fresh database + simulator per layout; Proxmox tasks take "
+              f"{args.task_seconds:g} s; load {_load()}\n")
         layouts = []
         for processes in args.processes:
-            layout = run_layout(stack_, args.count, processes, args.runs, args.nodes, args.timeout)
+            layout = run_layout(stack_, args.count, processes, args.runs, args.nodes, args.timeout, args.task_seconds)
             layouts.append(layout)
             print(f"{processes} process(es) x {args.runs} runs: {layout.wall:7.1f} s wall, {layout.ready}/{args.count} "
                   f"Ready, {args.count / layout.wall * 60:6.1f} VMs/min, {layout.total_runs} runs "
