@@ -89,6 +89,17 @@ def test_environment_is_an_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env["PATH"] == os.environ["PATH"] and env["PROXMOX_VE_API_TOKEN"] == "u@pve!t=s"
 
 
+def test_opentofu_runs_with_our_go_collector_settings_unless_the_operator_sets_their_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = TerraformRunner(binary="tofu", pg_conn_str="postgresql://controlplane_tfstate@/cp?host=/s")
+    monkeypatch.delenv("GOGC", raising=False)
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    assert (runner.environment()["GOGC"], runner.environment()["GOMEMLIMIT"]) == ("400", "256MiB")
+    monkeypatch.setenv("GOGC", "100")
+    monkeypatch.setenv("GOMEMLIMIT", "1GiB")
+    assert (runner.environment()["GOGC"], runner.environment()["GOMEMLIMIT"]) == ("100", "1GiB")
+
+
 @pytest.mark.parametrize("before", [b"", b"x", b"xy", b"PROXMOX_VE_API_TOKEN="])
 @pytest.mark.parametrize("after", [b"", b"\n", b"\0\0"])
 def test_redaction_catches_encoded_secrets(before: bytes, after: bytes) -> None:
