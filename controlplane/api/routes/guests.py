@@ -11,7 +11,6 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from controlplane.api.deps import DbDep
@@ -64,12 +63,6 @@ def version_key(row: Any) -> Hashable:
 def public(kind: Kind, row: Any) -> GuestPublic:
     """A guest row as the document the API returns."""
     return GuestPublic.model_validate(document(kind, row))
-
-
-def validated_json(model: BaseModel) -> Response:
-    """A response of ``model`` as JSON, serialised once: it was validated when it was built from our rows, so
-    FastAPI need not dump it and validate it against the response model again."""
-    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def _filters(kind: Kind, stmt: sa.Select, *, project_id: list[UUID] | None, project: list[str] | None,
