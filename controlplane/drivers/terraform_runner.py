@@ -52,8 +52,8 @@ INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "
                  "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 GO_RUNTIME_ENV = {"GOGC": "400", "GOMEMLIMIT": "256MiB"}
 """Go's collector settings for OpenTofu and its provider (which inherits them): short-lived processes that
-mostly build schemas collect a fifth as often, within a soft 256 MiB heap each. That cut each plan's and
-apply's time by about 13% (``bench/reconciler_create_ready.py``, 100 VMs at one run: 54.3 s -> 46.3 s; the
+mostly build schemas collect a quarter as often, within a soft 256 MiB heap each. That cut each plan's and
+apply's time by about 13% (``bench/reconciler_create_ready.py``, 100 VMs at one run: 54.3 s -> 46.3-48.7 s; the
 largest process stays near 105 MiB). An operator's own ``GOGC`` / ``GOMEMLIMIT`` take precedence."""
 SKIP_CREATION = ("skip_schema_creation", "skip_table_creation", "skip_index_creation")
 LOCK_FILE = ".terraform.lock.hcl"
